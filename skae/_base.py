@@ -1,0 +1,640 @@
+"""``BaseAutoencoder``: validation, scaling, the skorch net and batched scoring.
+
+The two public estimators are thin subclasses.  Data takes two paths:
+
+- training: ``fit`` -> ``validate_data`` -> running statistics -> scaled
+  batches sliced from one tensor -> skorch ``AutoencoderNet`` -> registry
+  loss -> optimizer step;
+- scoring: ``score_samples`` -> ``check_is_fitted`` -> ``validate_data``
+  -> the same scaling step -> module under ``torch.inference_mode`` in
+  fixed-size batches -> per-feature squared errors in standardized units.
+"""
+
+import math
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from ._losses import LOSSES, ReconstructionLoss, get_loss_spec
+from ._net import (
+    AutoencoderNet,
+    HoldOut,
+    RowSource,
+    ScaledRows,
+    SliceIterator,
+    TrainingMonitor,
+    scale_rows,
+)
+from ._networks import ACTIVATIONS, Autoencoder
+from ._utils import RunningStats, safe_scale, thread_budget, torch_threads
+
+# Rows per scoring batch.  Every batch is padded to exactly this many rows,
+# so a row's result never depends on which other rows are scored with it.
+INFERENCE_BATCH = 2048
+
+# Scaled inputs are clipped to this magnitude before the network when
+# scoring (training data is checked to stay far inside it), so rows far
+# outside the training range get huge, finite errors instead of inf or NaN.
+INPUT_BOUND = 1e6
+ERROR_BOUND = 1e150
+
+# Above this many multiply-adds per batch a second thread pays off even on a
+# busy machine; below it one thread is never slower (benchmarks/bench_fit.py).
+MULTITHREAD_WORK = 5e7
+
+OPTIMIZERS = {
+    "adam": (torch.optim.Adam, {"fused": True}),
+    "adamw": (torch.optim.AdamW, {"fused": True}),
+    "sgd": (torch.optim.SGD, {"fused": True, "momentum": 0.9, "nesterov": True}),
+    "rmsprop": (torch.optim.RMSprop, {"foreach": True}),
+}
+
+
+class BaseAutoencoder(BaseEstimator):
+    """Shared machinery of skae's estimators.  Not for direct use."""
+
+    _parameter_constraints = {
+        "n_components": [Interval(Integral, 1, None, closed="left"), None],
+        "hidden_layer_sizes": ["array-like"],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "loss": [StrOptions(set(LOSSES)), callable],
+        "huber_delta": [Interval(Real, 0, None, closed="neither")],
+        "sparsity_weight": [Interval(Real, 0, None, closed="left")],
+        "noise_level": [Interval(Real, 0, None, closed="left")],
+        "kl_weight": [Interval(Real, 0, None, closed="left")],
+        "optimizer": [StrOptions(set(OPTIMIZERS))],
+        "learning_rate_init": [Interval(Real, 0, 10, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "scaling": [StrOptions({"auto", "standard", "minmax"}), None],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the autoencoder on ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.  Sparse CSR/CSC input is densified one batch at a
+            time.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        continuing = self.warm_start and hasattr(self, "net_")
+        X = self._validate_X(X, reset=not continuing)
+        if not continuing:
+            self._stats_ = RunningStats(X.shape[1]).update(X)
+            self._set_scaling()
+        self._train(X, epochs=self.max_iter, fresh=not continuing, streaming=False)
+        self._after_fit(X)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train one epoch on a chunk of rows.
+
+        The first call builds the model; later calls check the number and
+        names of features.  The scaling statistics are updated with every
+        chunk (as ``StandardScaler.partial_fit`` does), so their final
+        values do not depend on the order of the chunks.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A chunk of training rows.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The estimator, trained one more epoch.
+        """
+        first = not hasattr(self, "net_")
+        X = self._validate_X(X, reset=first)
+        if first:
+            self._stats_ = RunningStats(X.shape[1])
+        self._stats_.update(X)
+        self._set_scaling()
+        self._train(X, epochs=1, fresh=first, streaming=True)
+        self._after_fit(X)
+        return self
+
+    def _after_fit(self, X):
+        """Hook for subclasses, called with the validated training data."""
+
+    # ----------------------------------------------------------- validation
+    def _validate_X(self, X, reset):
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            accept_sparse=("csr", "csc"),
+            dtype=(np.float64, np.float32),
+            order="C",
+        )
+        return X
+
+    def _n_components(self):
+        if self.n_components is not None:
+            return self.n_components
+        return self._default_n_components(self.n_features_in_)
+
+    def _default_n_components(self, n_features):
+        return 2
+
+    def _hidden_layer_sizes(self):
+        sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes, dtype=object))
+        if sizes.size == 0:
+            return ()
+        if any(not isinstance(s, Integral) or s < 1 for s in sizes.tolist()):
+            raise ValueError(
+                "hidden_layer_sizes must be a tuple of positive integers, got "
+                f"{self.hidden_layer_sizes!r}; for example hidden_layer_sizes=(64, 32)."
+            )
+        return tuple(int(s) for s in sizes.tolist())
+
+    def _device(self):
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, ValueError, TypeError):
+            raise ValueError(
+                f"device={self.device!r} is not a torch device; use 'cpu' or 'cuda'."
+            ) from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(
+                f"device={self.device!r} was requested but CUDA is not available "
+                "on this machine; use device='cpu'."
+            )
+        return device
+
+    # -------------------------------------------------------------- scaling
+    def _scaling_mode(self):
+        if self.scaling == "auto":
+            return "minmax" if get_loss_spec(self.loss).unit_interval else "standard"
+        return self.scaling
+
+    def _set_scaling(self):
+        """Derive the network's input scaling and the error units from stats."""
+        stats = self._stats_
+        if not (np.all(np.isfinite(stats.m2)) and np.all(np.isfinite(stats.max))):
+            raise ValueError(
+                "X has values too large to compute its variance in float64 "
+                f"(largest magnitude {np.max(np.abs([stats.min, stats.max])):.3g}); "
+                "divide X by a constant before fitting."
+            )
+        std = safe_scale(stats.std, stats.mean)
+        mode = self._scaling_mode()
+        if mode == "standard":
+            center, scale = stats.mean, std
+        elif mode == "minmax":
+            center, scale = stats.min, safe_scale(stats.max - stats.min, stats.min)
+        else:
+            center, scale = np.zeros_like(std), np.ones_like(std)
+        self.center_, self.scale_, self.error_scale_ = center, scale, std
+        spread = np.max(np.abs([(stats.min - center) / scale, (stats.max - center) / scale]))
+        if mode is None and spread > INPUT_BOUND:
+            raise ValueError(
+                f"X has values up to {spread:.3g} in magnitude, which the network "
+                "cannot learn with scaling=None; use scaling='standard'."
+            )
+        if get_loss_spec(self.loss).unit_interval and (
+            np.min((stats.min - center) / scale) < 0 or np.max((stats.max - center) / scale) > 1
+        ):
+            raise ValueError(
+                f"loss='bce' needs training data in [0, 1] after scaling, but with "
+                f"scaling={self.scaling!r} it spans [{stats.min.min():.3g}, "
+                f"{stats.max.max():.3g}]; use scaling='minmax' or 'auto', or another loss."
+            )
+
+    # ------------------------------------------------------------- training
+    def _threads(self, batch_rows):
+        """Thread policy: one thread unless a batch is big enough to share."""
+        widths = [self.n_features_in_, *self._hidden_layer_sizes(), self._n_components()]
+        work = batch_rows * 2 * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+        return thread_budget() if work >= MULTITHREAD_WORK else 1
+
+    def _build_net(self, device, seed):
+        spec = get_loss_spec(self.loss)
+        optimizer, optimizer_kwargs = OPTIMIZERS[self.optimizer]
+        if device.type not in ("cpu", "cuda"):
+            optimizer_kwargs = {k: v for k, v in optimizer_kwargs.items() if k != "fused"}
+        net = AutoencoderNet(
+            module=Autoencoder,
+            module__n_features=self.n_features_in_,
+            module__n_components=self._n_components(),
+            module__hidden_layer_sizes=self._hidden_layer_sizes(),
+            module__activation=self.activation,
+            module__output_activation=spec.output_activation,
+            module__dropout=self.dropout,
+            module__variational=spec.variational,
+            criterion=ReconstructionLoss,
+            criterion__spec=spec,
+            criterion__huber_delta=self.huber_delta,
+            criterion__sparsity_weight=self.sparsity_weight,
+            criterion__kl_weight=self.kl_weight,
+            optimizer=optimizer,
+            lr=self.learning_rate_init,
+            optimizer__weight_decay=self.weight_decay,
+            **{f"optimizer__{k}": v for k, v in optimizer_kwargs.items()},
+            batch_size=self.batch_size,
+            iterator_train=SliceIterator,
+            iterator_train__shuffle=True,
+            iterator_valid=SliceIterator,
+            iterator_valid__batch_size=INFERENCE_BATCH,
+            train_split=None,
+            callbacks=[("monitor", TrainingMonitor())],
+            noise_level=self.noise_level if spec.corrupts_input else 0.0,
+            device=device,
+            verbose=0,
+        )
+        torch.manual_seed(seed)
+        return net.initialize()
+
+    def _train(self, X, epochs, fresh, streaming):
+        device = self._device()
+        # One seed per call: the same random_state repeats a fit exactly,
+        # while warm starts and partial_fit chunks get fresh shuffles.
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        if not fresh:
+            seed = (seed + 7919 * len(self.loss_curve_)) % np.iinfo(np.int32).max
+        split = None
+        if self.early_stopping and not streaming:
+            n_valid = round(self.validation_fraction * X.shape[0])
+            if n_valid < 1 or n_valid >= X.shape[0]:
+                raise ValueError(
+                    f"early_stopping=True with validation_fraction={self.validation_fraction} "
+                    f"leaves {n_valid} of {X.shape[0]} rows for validation; it needs at "
+                    "least one row on each side. Pass more rows or early_stopping=False."
+                )
+            split = HoldOut(self.validation_fraction, seed + 1)
+        forked = [device.index or 0] if device.type == "cuda" else []
+        with torch_threads(self._threads(self.batch_size)), torch.random.fork_rng(forked):
+            if fresh:
+                self.net_ = self._build_net(device, seed)
+                self.loss_curve_, self.validation_loss_curve_ = [], []
+                self.n_iter_ = 0
+            else:
+                torch.manual_seed(seed)
+            net = self.net_
+            net.iterator_train__seed = seed
+            net.train_split = split
+            net.set_params(
+                callbacks__monitor=TrainingMonitor(
+                    n_iter_no_change=None if streaming else self.n_iter_no_change,
+                    tol=self.tol,
+                    monitor="valid_loss" if split else "train_loss",
+                    restore_best=split is not None,
+                    verbose=self.verbose,
+                )
+            )
+            history_start = len(net.history)
+            data = ScaledRows(RowSource(X, device), self.center_, self.scale_)
+            net.partial_fit(data, epochs=epochs)
+        self._record_history(net, history_start, epochs, fresh, streaming)
+
+    def _record_history(self, net, start, epochs, fresh, streaming):
+        monitor = dict(net.callbacks_)["monitor"]
+        rows = [row for row in net.history[start:] if math.isfinite(row.get("train_loss", np.nan))]
+        rows = rows[: monitor.epochs_done]
+        self.loss_curve_ = self.loss_curve_ + [row["train_loss"] for row in rows]
+        self.validation_loss_curve_ = self.validation_loss_curve_ + [
+            row["valid_loss"] for row in rows if "valid_loss" in row
+        ]
+        self.n_iter_ += len(rows)
+        advice = (
+            f"lower learning_rate_init (now {self.learning_rate_init:g}), "
+            "for example by a factor of 10"
+        )
+        if monitor.stop_reason == "diverged":
+            if fresh and not rows:
+                del self.net_
+                raise ValueError(
+                    "Training diverged in its first epoch (the loss became "
+                    f"infinite or NaN); {advice}."
+                )
+            warnings.warn(
+                f"Training diverged after {len(rows)} epoch(s); the weights of the "
+                f"last finite epoch were kept. To train further, {advice}.",
+                ConvergenceWarning,
+            )
+        elif monitor.stop_reason is None and monitor.epochs_done < epochs:
+            warnings.warn(
+                f"Training interrupted by the user after {monitor.epochs_done} "
+                "epoch(s); the model trained so far is kept.",
+                UserWarning,
+            )
+        elif monitor.stop_reason is None and not streaming:
+            warnings.warn(
+                f"Reached max_iter={self.max_iter} epochs before the loss stopped "
+                f"improving by tol={self.tol:g}; increase max_iter to train longer.",
+                ConvergenceWarning,
+            )
+
+    # -------------------------------------------------------------- scoring
+    def _check_X(self, X):
+        check_is_fitted(self)
+        return self._validate_X(X, reset=False)
+
+    def _batches(self, X):
+        """Yield ``(rows, outputs)`` of the module over fixed-size batches.
+
+        ``rows`` is the slice of ``X`` a batch covers and ``outputs`` the
+        module's ``(reconstruction, code, log_variance)`` for its real rows.
+        """
+        module = self.net_.module_
+        device = self._scoring_device()
+        source = RowSource(X, device)
+        data = ScaledRows(source, self.center_, self.scale_)
+        was_training = module.training
+        module.eval()
+        try:
+            with torch.inference_mode(), torch_threads(self._threads(INFERENCE_BATCH)):
+                for start in range(0, X.shape[0], INFERENCE_BATCH):
+                    rows = slice(start, start + INFERENCE_BATCH)
+                    xb = scale_rows(source.rows(rows), data.center, data.scale)
+                    xb = xb.clamp_(-INPUT_BOUND, INPUT_BOUND)
+                    outputs = module(_pad(xb))
+                    yield rows, [None if o is None else o[: len(xb)] for o in outputs]
+        finally:
+            module.train(was_training)
+
+    def _scoring_device(self):
+        return next(self.net_.module_.parameters()).device
+
+    def _feature_errors(self, X):
+        """Squared errors per feature, in units of the training std."""
+        out = np.empty(X.shape, dtype=np.float64)
+        for rows, (recon, _, _) in self._batches(X):
+            raw = X[rows]
+            raw = raw.toarray() if hasattr(raw, "toarray") else raw
+            x_hat = recon.double().cpu().numpy() * self.scale_ + self.center_
+            diff = np.nan_to_num((raw - x_hat) / self.error_scale_, nan=ERROR_BOUND)
+            out[rows] = np.clip(diff, -ERROR_BOUND, ERROR_BOUND) ** 2
+        return out
+
+    def _reconstruction_errors(self, X):
+        """Mean squared error per row in standardized units, batch by batch."""
+        out = np.empty(X.shape[0], dtype=np.float64)
+        chunk = INFERENCE_BATCH
+        for start in range(0, X.shape[0], chunk):
+            out[start : start + chunk] = self._feature_errors(X[start : start + chunk]).mean(axis=1)
+        return out
+
+    def score_samples(self, X):
+        """Minus the reconstruction error of each row.
+
+        The error is the mean over features of ``((x - x_hat) / std)**2``,
+        with each feature's standard deviation from the training data.  It
+        does not depend on ``loss`` or ``scaling``, so models trained with
+        different losses are comparable.  Higher means more normal.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            Minus the standardized mean squared reconstruction error.
+        """
+        return -self._reconstruction_errors(self._check_X(X))
+
+    def score(self, X, y=None):
+        """Mean of :meth:`score_samples`: minus the mean reconstruction error.
+
+        With no ``scoring``, ``GridSearchCV`` ranks candidates by this value;
+        because it is measured in the same standardized units whatever the
+        loss, a grid search over ``loss`` compares like with like.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to score.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+            Higher is better.
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def transform(self, X):
+        """Encode ``X`` into ``n_components`` columns.
+
+        For ``loss="vae"`` this is the posterior mean, so it is
+        deterministic.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to encode.
+
+        Returns
+        -------
+        codes : ndarray of shape (n_samples, n_components)
+            The codes.
+        """
+        X = self._check_X(X)
+        out = np.empty((X.shape[0], self._n_components()), dtype=np.float64)
+        for rows, (_, code, _) in self._batches(X):
+            out[rows] = code.double().cpu().numpy()
+        return out
+
+    def inverse_transform(self, X):
+        """Decode codes back to the original feature space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Codes, as returned by :meth:`transform`.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features_in_)
+            Reconstructions in the units of the training data.
+        """
+        check_is_fitted(self)
+        k = self._n_components()
+        Z = check_array(X, dtype=(np.float64, np.float32))
+        if Z.shape[1] != k:
+            raise ValueError(
+                f"X has {Z.shape[1]} columns, but inverse_transform expects codes with "
+                f"n_components={k} columns, as returned by transform."
+            )
+        return self._decode(Z)
+
+    def _decode(self, Z):
+        module = self.net_.module_
+        device = self._scoring_device()
+        out = np.empty((Z.shape[0], self.n_features_in_), dtype=np.float64)
+        was_training = module.training
+        module.eval()
+        try:
+            with torch.inference_mode(), torch_threads(self._threads(INFERENCE_BATCH)):
+                for start in range(0, Z.shape[0], INFERENCE_BATCH):
+                    zb = torch.as_tensor(Z[start : start + INFERENCE_BATCH], dtype=torch.float32)
+                    zb = zb.to(device).clamp_(-INPUT_BOUND, INPUT_BOUND)
+                    x_hat = module.decode(_pad(zb))[: len(zb)].double().cpu().numpy()
+                    out[start : start + len(zb)] = x_hat * self.scale_ + self.center_
+        finally:
+            module.train(was_training)
+        return out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.non_deterministic = False
+        return tags
+
+
+def _pad(batch):
+    """Pad a batch with zero rows to exactly ``INFERENCE_BATCH`` rows."""
+    if len(batch) == INFERENCE_BATCH:
+        return batch
+    padded = batch.new_zeros((INFERENCE_BATCH, batch.shape[1]))
+    padded[: len(batch)] = batch
+    return padded
+
+
+SHARED_PARAMETERS_DOC = """\
+    hidden_layer_sizes : tuple of int, default={hidden}
+        Widths of the encoder's hidden layers; the decoder mirrors them.
+        ``()`` gives a single linear layer each way.
+
+    activation : {{"relu", "tanh", "logistic", "identity", "elu", "gelu", \
+"leaky_relu", "selu"}}, default="relu"
+        Activation of the hidden layers.  The code layer is linear.
+
+    dropout : float in [0, 1), default={dropout}
+        Dropout rate after each hidden activation while training.
+
+    loss : {{"mse", "bce", "mae", "huber", "sparse", "denoise", "vae"}} or \
+callable, default="mse"
+        Training loss.  "mse" suits continuous data; "bce" data in [0, 1]
+        (it uses a sigmoid output); "mae" and "huber" resist outliers;
+        "sparse" adds ``sparsity_weight * mean|code|``; "denoise" trains on
+        inputs corrupted by Gaussian noise of scale ``noise_level`` and
+        reconstructs the clean rows; "vae" adds ``kl_weight`` times
+        ``KL(q(z|x) || N(0, I))``.  A callable ``loss(y_true, y_pred)``
+        returning a tensor is used as the reconstruction loss (a module-level
+        function, so that the estimator pickles).
+
+    huber_delta : float, default=1.0
+        Threshold between the quadratic and linear parts of "huber".
+
+    sparsity_weight : float, default=0.1
+        Weight of the L1 penalty on the code for ``loss="sparse"``.
+
+    noise_level : float, default=0.2
+        Standard deviation of the Gaussian corruption, in scaled units, for
+        ``loss="denoise"``.  Corruption happens only while training.
+
+    kl_weight : float, default=1.0
+        Weight of the KL term for ``loss="vae"``.
+
+    optimizer : {{"adam", "adamw", "sgd", "rmsprop"}}, default="adam"
+        Optimizer.  Adam, AdamW and SGD (momentum 0.9, Nesterov) use
+        torch's fused implementations.
+
+    learning_rate_init : float, default={lr}
+        Learning rate.
+
+    weight_decay : float, default=0.0
+        L2 penalty (decoupled for "adamw").
+
+    batch_size : int, default={batch}
+        Rows per training step; fewer rows than this train as one batch.
+
+    max_iter : int, default={max_iter}
+        Maximum number of epochs.
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows, stop when their loss
+        stops improving and keep the best epoch's weights.  Otherwise the
+        training loss drives the stopping rule.
+
+    validation_fraction : float in (0, 1), default=0.1
+        Share of rows held out when ``early_stopping=True``.
+
+    n_iter_no_change : int, default=10
+        Epochs without an improvement of at least ``tol`` before stopping.
+
+    tol : float, default=1e-4
+        Minimal improvement of the monitored loss.
+
+    scaling : {{"auto", "standard", "minmax"}} or None, default="auto"
+        How the network's inputs are scaled, with statistics of the training
+        data: "standard" standardizes, "minmax" maps to [0, 1], "auto" uses
+        "minmax" for "bce" and "standard" otherwise, None feeds raw values.
+        Constant columns are left unscaled.  Outputs are always returned in
+        the original units.
+
+    device : str or torch.device, default="cpu"
+        Where to train and score, for example "cuda".
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialization, shuffling, dropout and corruption,
+        privately: the global numpy and torch generators are left untouched.
+
+    verbose : int, default=0
+        Print one line per epoch when positive.
+
+    warm_start : bool, default=False
+        Continue training the fitted network on the next call to ``fit``.
+"""
+
+SHARED_ATTRIBUTES_DOC = """\
+    net_ : skae._net.AutoencoderNet
+        The trained skorch net; its ``module_`` is the torch autoencoder.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when they are all strings.
+
+    n_iter_ : int
+        Epochs trained.
+
+    loss_curve_ : list of float
+        Mean training loss of each epoch.
+
+    validation_loss_curve_ : list of float
+        Mean validation loss of each epoch (``early_stopping=True`` only).
+
+    center_, scale_ : ndarray of shape (n_features_in_,)
+        Network inputs are ``(X - center_) / scale_``.
+
+    error_scale_ : ndarray of shape (n_features_in_,)
+        Training standard deviation of each feature (1 for constant ones):
+        the unit of reconstruction errors.
+"""

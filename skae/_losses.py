@@ -1,0 +1,157 @@
+"""The loss registry: one entry per named loss.
+
+Every named loss is a :class:`LossSpec`: a reconstruction term plus flags
+that say what else it needs (a penalty on the code, corrupted inputs while
+training, a KL term, a sigmoid output, targets in [0, 1]).  Estimators never
+branch on loss names; they ask this registry.  Adding a loss is adding one
+entry to ``LOSSES``.
+"""
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["LOSSES", "LossSpec", "ReconstructionLoss", "get_loss_spec"]
+
+
+def _mse(y_true, y_pred, huber_delta):
+    return F.mse_loss(y_pred, y_true)
+
+
+def _mae(y_true, y_pred, huber_delta):
+    return F.l1_loss(y_pred, y_true)
+
+
+def _huber(y_true, y_pred, huber_delta):
+    return F.huber_loss(y_pred, y_true, delta=huber_delta)
+
+
+def _bce(y_true, y_pred, huber_delta):
+    return F.binary_cross_entropy(y_pred, y_true)
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """What a named loss needs from the network and the data.
+
+    Attributes
+    ----------
+    reconstruction : callable
+        ``(y_true, y_pred, huber_delta) -> scalar tensor``, the mean
+        reconstruction error of a batch.
+    output_activation : {"identity", "sigmoid"}
+        Activation of the decoder's last layer.
+    code_penalty : bool
+        Add ``sparsity_weight * mean|code|``.
+    corrupts_input : bool
+        Add Gaussian noise of scale ``noise_level`` to the inputs while
+        training (never when scoring).
+    variational : bool
+        The encoder outputs a mean and a log-variance and the loss adds
+        ``kl_weight * KL(q(z|x) || N(0, I))``.
+    unit_interval : bool
+        Training targets must lie in [0, 1].
+    summary : str
+        When to use it, for error messages and the docs.
+    """
+
+    reconstruction: Callable
+    output_activation: str = "identity"
+    code_penalty: bool = False
+    corrupts_input: bool = False
+    variational: bool = False
+    unit_interval: bool = False
+    summary: str = ""
+
+
+LOSSES = {
+    "mse": LossSpec(_mse, summary="continuous data; the default"),
+    "bce": LossSpec(
+        _bce,
+        output_activation="sigmoid",
+        unit_interval=True,
+        summary="data in [0, 1] such as pixel intensities or binary indicators",
+    ),
+    "mae": LossSpec(_mae, summary="continuous data with outliers or heavy tails"),
+    "huber": LossSpec(
+        _huber, summary="quadratic within huber_delta and linear beyond it"
+    ),
+    "sparse": LossSpec(
+        _mse, code_penalty=True, summary="MSE plus an L1 penalty on the code"
+    ),
+    "denoise": LossSpec(
+        _mse,
+        corrupts_input=True,
+        summary="reconstruct clean rows from noisy ones; a robust code",
+    ),
+    "vae": LossSpec(
+        _mse,
+        variational=True,
+        summary="variational autoencoder; can generate new rows",
+    ),
+}
+
+
+def get_loss_spec(loss):
+    """Return the :class:`LossSpec` of a loss name or a user's callable.
+
+    A callable ``loss(y_true, y_pred) -> tensor`` is wrapped as a plain
+    reconstruction loss; a non-scalar result is averaged.
+    """
+    if callable(loss):
+        return LossSpec(_CallableReconstruction(loss), summary="user-defined")
+    return LOSSES[loss]
+
+
+class _CallableReconstruction:
+    """Adapt a Keras-style ``loss(y_true, y_pred)`` to the registry signature."""
+
+    def __init__(self, func):
+        self.func = func
+
+    def __call__(self, y_true, y_pred, huber_delta):
+        value = self.func(y_true, y_pred)
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(
+                f"The callable loss {self.func!r} returned {type(value).__name__}; "
+                "it must return a torch.Tensor computed from y_true and y_pred."
+            )
+        return value.mean() if value.ndim else value
+
+
+class ReconstructionLoss(nn.Module):
+    """The training criterion: reconstruction term plus the spec's extras.
+
+    The network returns ``(reconstruction, code, log_variance)``; the target
+    is the clean input batch.
+
+    Parameters
+    ----------
+    spec : LossSpec
+        Entry of the registry.
+    huber_delta, sparsity_weight, kl_weight : float
+        Weights of the optional terms.
+    """
+
+    def __init__(self, spec, huber_delta=1.0, sparsity_weight=0.0, kl_weight=1.0):
+        super().__init__()
+        self.spec = spec
+        self.huber_delta = huber_delta
+        self.sparsity_weight = sparsity_weight
+        self.kl_weight = kl_weight
+
+    def forward(self, output, target):
+        reconstruction, code, log_var = output
+        loss = self.spec.reconstruction(target, reconstruction, self.huber_delta)
+        if self.spec.code_penalty:
+            loss = loss + self.sparsity_weight * code.abs().mean()
+        if self.spec.variational:
+            # KL(N(mu, sigma^2) || N(0, 1)) summed over the code, averaged over
+            # rows, and divided by the number of features so that it is on the
+            # same per-feature scale as the mean reconstruction error.
+            kl = -0.5 * (1 + log_var - code.pow(2) - log_var.exp()).sum(dim=1)
+            loss = loss + self.kl_weight * kl.mean() / target.shape[1]
+        return loss

@@ -1,0 +1,111 @@
+"""``AutoencoderTransformer``: dimensionality reduction for Pipelines."""
+
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+
+from ._base import SHARED_ATTRIBUTES_DOC, SHARED_PARAMETERS_DOC, BaseAutoencoder
+
+
+class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseAutoencoder):
+    """Autoencoder dimensionality reduction.
+
+    Trains a fully connected autoencoder and encodes rows into
+    ``n_components`` columns.  It scales its inputs itself, accepts dense and
+    sparse input, and works inside a ``Pipeline`` and ``GridSearchCV``.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Size of the code.  It may exceed the number of features (an
+        overcomplete code); then use "sparse", "denoise" or dropout so that
+        the network does not simply learn the identity.
+
+%(shared)s
+    Attributes
+    ----------
+%(attributes)s
+    See Also
+    --------
+    AutoencoderOutlierDetector : Outlier scores from the same networks.
+    sklearn.decomposition.PCA : The linear baseline.
+
+    Notes
+    -----
+    :meth:`score` is minus the mean reconstruction error in standardized
+    units, independent of the training loss, so ``GridSearchCV`` without a
+    ``scoring`` argument can choose the loss.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_wine
+    >>> from skae import AutoencoderTransformer
+    >>> X, _ = load_wine(return_X_y=True)
+    >>> ae = AutoencoderTransformer(n_components=2, max_iter=20, random_state=0)
+    >>> ae.fit_transform(X).shape
+    (178, 2)
+    >>> ae.inverse_transform(ae.transform(X[:3])).shape
+    (3, 13)
+    >>> ae.get_feature_names_out().tolist()
+    ['autoencodertransformer0', 'autoencodertransformer1']
+    """
+
+    def __init__(
+        self,
+        *,
+        n_components=2,
+        hidden_layer_sizes=(64,),
+        activation="relu",
+        dropout=0.0,
+        loss="mse",
+        huber_delta=1.0,
+        sparsity_weight=0.1,
+        noise_level=0.2,
+        kl_weight=1.0,
+        optimizer="adam",
+        learning_rate_init=1e-3,
+        weight_decay=0.0,
+        batch_size=256,
+        max_iter=200,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        scaling="auto",
+        device="cpu",
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.loss = loss
+        self.huber_delta = huber_delta
+        self.sparsity_weight = sparsity_weight
+        self.noise_level = noise_level
+        self.kl_weight = kl_weight
+        self.optimizer = optimizer
+        self.learning_rate_init = learning_rate_init
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.scaling = scaling
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    def _after_fit(self, X):
+        self._n_features_out = self._n_components()
+
+
+AutoencoderTransformer.__doc__ = AutoencoderTransformer.__doc__ % {
+    "shared": SHARED_PARAMETERS_DOC.format(
+        hidden="(64,)", dropout="0.0", lr="1e-3", batch="256", max_iter="200"
+    ),
+    "attributes": SHARED_ATTRIBUTES_DOC,
+}
