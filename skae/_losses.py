@@ -7,8 +7,8 @@ branch on loss names; they ask this registry.  Adding a loss is adding one
 entry to ``LOSSES``.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -76,12 +76,8 @@ LOSSES = {
         summary="data in [0, 1] such as pixel intensities or binary indicators",
     ),
     "mae": LossSpec(_mae, summary="continuous data with outliers or heavy tails"),
-    "huber": LossSpec(
-        _huber, summary="quadratic within huber_delta and linear beyond it"
-    ),
-    "sparse": LossSpec(
-        _mse, code_penalty=True, summary="MSE plus an L1 penalty on the code"
-    ),
+    "huber": LossSpec(_huber, summary="quadratic within huber_delta and linear beyond it"),
+    "sparse": LossSpec(_mse, code_penalty=True, summary="MSE plus an L1 penalty on the code"),
     "denoise": LossSpec(
         _mse,
         corrupts_input=True,

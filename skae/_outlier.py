@@ -19,51 +19,51 @@ TUKEY_K = 1.5
 class AutoencoderOutlierDetector(OutlierMixin, BaseAutoencoder):
     """Outlier detection by autoencoder reconstruction error.
 
-    Rows that the autoencoder reconstructs badly are unlike the training
-    data.  Follows scikit-learn's outlier conventions: :meth:`score_samples`
-    is higher for normal rows, ``decision_function = score_samples -
-    offset_`` and :meth:`predict` returns +1 for inliers and -1 for
-    outliers.
+        Rows that the autoencoder reconstructs badly are unlike the training
+        data.  Follows scikit-learn's outlier conventions: :meth:`score_samples`
+        is higher for normal rows, ``decision_function = score_samples -
+        offset_`` and :meth:`predict` returns +1 for inliers and -1 for
+        outliers.
 
-    Parameters
-    ----------
-    n_components : int or None, default=None
-        Size of the code; None uses ``max(1, n_features // 2)``.
+        Parameters
+        ----------
+        n_components : int or None, default=None
+            Size of the code; None uses ``max(1, n_features // 2)``.
 
-    contamination : "auto" or float in (0, 0.5], default="auto"
-        Expected share of outliers in the training data.  A float sets
-        ``offset_`` to that percentile of the training scores, as
-        ``IsolationForest`` does.  "auto" uses Tukey's upper fence on
-        the training reconstruction errors: a row is an outlier when its
-        error exceeds ``Q3 + 1.5 * IQR`` of the training errors, which is
-        robust to the outliers themselves.
+        contamination : "auto" or float in (0, 0.5], default="auto"
+            Expected share of outliers in the training data.  A float sets
+            ``offset_`` to that percentile of the training scores, as
+            ``IsolationForest`` does.  "auto" uses Tukey's upper fence on
+            the training reconstruction errors: a row is an outlier when its
+            error exceeds ``Q3 + 1.5 * IQR`` of the training errors, which is
+            robust to the outliers themselves.
 
-%(shared)s
-    Attributes
-    ----------
-    offset_ : float
-        Threshold on :meth:`score_samples`; ``decision_function`` is
-        ``score_samples - offset_``.
+    %(shared)s
+        Attributes
+        ----------
+        offset_ : float
+            Threshold on :meth:`score_samples`; ``decision_function`` is
+            ``score_samples - offset_``.
 
-%(attributes)s
-    See Also
-    --------
-    AutoencoderTransformer : Dimensionality reduction with the same networks.
-    sklearn.ensemble.IsolationForest : A tree-based detector.
+    %(attributes)s
+        See Also
+        --------
+        AutoencoderTransformer : Dimensionality reduction with the same networks.
+        sklearn.ensemble.IsolationForest : A tree-based detector.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skae import AutoencoderOutlierDetector
-    >>> rng = np.random.RandomState(0)
-    >>> X = rng.normal(size=(200, 4))
-    >>> X[:5] += 8  # five planted outliers
-    >>> det = AutoencoderOutlierDetector(contamination=0.025, max_iter=30, random_state=0)
-    >>> labels = det.fit_predict(X)
-    >>> sorted(set(labels.tolist()))
-    [-1, 1]
-    >>> np.flatnonzero(labels == -1).tolist()
-    [0, 1, 2, 3, 4]
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import AutoencoderOutlierDetector
+        >>> rng = np.random.RandomState(0)
+        >>> X = rng.normal(size=(200, 4))
+        >>> X[:5] += 8  # five planted outliers
+        >>> det = AutoencoderOutlierDetector(contamination=0.025, max_iter=30, random_state=0)
+        >>> labels = det.fit_predict(X)
+        >>> sorted(set(labels.tolist()))
+        [-1, 1]
+        >>> np.flatnonzero(labels == -1).tolist()
+        [0, 1, 2, 3, 4]
     """
 
     _parameter_constraints = {

@@ -8,44 +8,44 @@ from ._base import SHARED_ATTRIBUTES_DOC, SHARED_PARAMETERS_DOC, BaseAutoencoder
 class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseAutoencoder):
     """Autoencoder dimensionality reduction.
 
-    Trains a fully connected autoencoder and encodes rows into
-    ``n_components`` columns.  It scales its inputs itself, accepts dense and
-    sparse input, and works inside a ``Pipeline`` and ``GridSearchCV``.
+        Trains a fully connected autoencoder and encodes rows into
+        ``n_components`` columns.  It scales its inputs itself, accepts dense and
+        sparse input, and works inside a ``Pipeline`` and ``GridSearchCV``.
 
-    Parameters
-    ----------
-    n_components : int, default=2
-        Size of the code.  It may exceed the number of features (an
-        overcomplete code); then use "sparse", "denoise" or dropout so that
-        the network does not simply learn the identity.
+        Parameters
+        ----------
+        n_components : int, default=2
+            Size of the code.  It may exceed the number of features (an
+            overcomplete code); then use "sparse", "denoise" or dropout so that
+            the network does not simply learn the identity.
 
-%(shared)s
-    Attributes
-    ----------
-%(attributes)s
-    See Also
-    --------
-    AutoencoderOutlierDetector : Outlier scores from the same networks.
-    sklearn.decomposition.PCA : The linear baseline.
+    %(shared)s
+        Attributes
+        ----------
+    %(attributes)s
+        See Also
+        --------
+        AutoencoderOutlierDetector : Outlier scores from the same networks.
+        sklearn.decomposition.PCA : The linear baseline.
 
-    Notes
-    -----
-    :meth:`score` is minus the mean reconstruction error in standardized
-    units, independent of the training loss, so ``GridSearchCV`` without a
-    ``scoring`` argument can choose the loss.
+        Notes
+        -----
+        :meth:`score` is minus the mean reconstruction error in standardized
+        units, independent of the training loss, so ``GridSearchCV`` without a
+        ``scoring`` argument can choose the loss.
 
-    Examples
-    --------
-    >>> from sklearn.datasets import load_wine
-    >>> from skae import AutoencoderTransformer
-    >>> X, _ = load_wine(return_X_y=True)
-    >>> ae = AutoencoderTransformer(n_components=2, max_iter=20, random_state=0)
-    >>> ae.fit_transform(X).shape
-    (178, 2)
-    >>> ae.inverse_transform(ae.transform(X[:3])).shape
-    (3, 13)
-    >>> ae.get_feature_names_out().tolist()
-    ['autoencodertransformer0', 'autoencodertransformer1']
+        Examples
+        --------
+        >>> from sklearn.datasets import load_wine
+        >>> from skae import AutoencoderTransformer
+        >>> X, _ = load_wine(return_X_y=True)
+        >>> ae = AutoencoderTransformer(n_components=2, max_iter=20, random_state=0)
+        >>> ae.fit_transform(X).shape
+        (178, 2)
+        >>> ae.inverse_transform(ae.transform(X[:3])).shape
+        (3, 13)
+        >>> ae.get_feature_names_out().tolist()
+        ['autoencodertransformer0', 'autoencodertransformer1']
     """
 
     def __init__(

@@ -1,0 +1,108 @@
+"""AutoencoderTransformer in Pipelines and grid searches."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_wine
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skae import AutoencoderTransformer
+
+SIX_LOSSES = ["mse", "bce", "mae", "huber", "sparse", "denoise"]
+FAST = {"hidden_layer_sizes": (8,), "max_iter": 5, "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def wine():
+    return load_wine(return_X_y=True)
+
+
+def test_pipeline_with_classifier(wine):
+    X, y = wine
+    pipe = make_pipeline(
+        StandardScaler(),
+        AutoencoderTransformer(n_components=8, **FAST),
+        LogisticRegression(max_iter=500),
+    )
+    pipe.fit(X, y)
+    assert pipe.predict(X).shape == y.shape
+    assert pipe.score(X, y) > 0.5
+
+
+def test_grid_search_over_six_losses_in_parallel(wine):
+    X, _ = wine
+    pipe = make_pipeline(StandardScaler(), AutoencoderTransformer(n_components=2, **FAST))
+    search = GridSearchCV(pipe, {"autoencodertransformer__loss": SIX_LOSSES}, cv=2, n_jobs=2)
+    search.fit(X)
+    scores = search.cv_results_["mean_test_score"]
+    assert len(scores) == 6
+    assert np.all(np.isfinite(scores))
+    assert len(np.unique(np.round(scores, 10))) == 6
+    assert search.best_params_["autoencodertransformer__loss"] in SIX_LOSSES
+    # Scores are minus a reconstruction error in one unit, whatever the loss.
+    assert np.all(scores < 0)
+
+
+def test_score_is_mean_of_score_samples_and_loss_free(wine):
+    X, _ = wine
+    est = AutoencoderTransformer(loss="bce", **FAST).fit(X)
+    assert est.score(X) == pytest.approx(np.mean(est.score_samples(X)))
+    recon = est.inverse_transform(est.transform(X))
+    by_hand = -np.mean(((X - recon) / X.std(axis=0)) ** 2, axis=1)
+    np.testing.assert_allclose(est.score_samples(X), by_hand, rtol=1e-6)
+
+
+def test_set_output_pandas_names_flow_through_pipeline(wine):
+    X, _ = wine
+    frame = pd.DataFrame(X, columns=[f"c{i}" for i in range(X.shape[1])])
+    pipe = make_pipeline(StandardScaler(), AutoencoderTransformer(n_components=3, **FAST))
+    pipe.set_output(transform="pandas")
+    codes = pipe.fit_transform(frame)
+    assert isinstance(codes, pd.DataFrame)
+    assert list(codes.columns) == [f"autoencodertransformer{i}" for i in range(3)]
+    assert list(pipe[-1].feature_names_in_) == list(frame.columns)
+
+
+def test_inverse_transform_returns_original_units(wine):
+    X, _ = wine
+    est = AutoencoderTransformer(n_components=6, hidden_layer_sizes=(32,), max_iter=100)
+    est.set_params(random_state=0, learning_rate_init=3e-3).fit(X)
+    recon = est.inverse_transform(est.transform(X))
+    assert recon.shape == X.shape
+    # Column means are recovered in their own units (they span 0.1 to 750).
+    np.testing.assert_allclose(recon.mean(axis=0), X.mean(axis=0), rtol=0.1, atol=0.05)
+
+
+def test_inverse_transform_checks_code_width(wine):
+    X, _ = wine
+    est = AutoencoderTransformer(n_components=2, **FAST).fit(X)
+    with pytest.raises(ValueError, match="n_components=2"):
+        est.inverse_transform(np.zeros((3, 5)))
+
+
+def test_vae_transform_is_deterministic(wine):
+    X, _ = wine
+    est = AutoencoderTransformer(loss="vae", **FAST).fit(X)
+    np.testing.assert_array_equal(est.transform(X), est.transform(X))
+    np.testing.assert_array_equal(est.score_samples(X), est.score_samples(X))
+
+
+def test_pickle_round_trip_is_exact(wine):
+    X, _ = wine
+    est = AutoencoderTransformer(**FAST).fit(X)
+    again = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(again.transform(X), est.transform(X))
+    np.testing.assert_array_equal(again.score_samples(X), est.score_samples(X))
+
+
+def test_batch_composition_does_not_change_outputs(wine):
+    X, _ = wine
+    est = AutoencoderTransformer(**FAST).fit(X)
+    full = est.transform(X)
+    one_by_one = np.vstack([est.transform(row[None]) for row in X[:20]])
+    np.testing.assert_array_equal(full[:20], one_by_one)
