@@ -164,6 +164,26 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseAutoencoder):
         """
         return self.fit(X).transform(X)
 
+    def feature_errors(self, X):
+        """Each feature's share of each row's reconstruction error.
+
+        The entries are squared errors in units of the training standard
+        deviation, ``((x - x_hat) / std) ** 2``; their row means are minus
+        :meth:`score_samples`.  Large entries show which columns make a row
+        abnormal.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to explain.
+
+        Returns
+        -------
+        errors : ndarray of shape (n_samples, n_features)
+            Per-feature squared standardized errors.
+        """
+        return self._feature_errors(self._check_X(X))
+
     def decision_function(self, X):
         """Shifted scores: negative for outliers, positive for inliers.
 
