@@ -1,6 +1,13 @@
 """``AutoencoderTransformer``: dimensionality reduction for Pipelines."""
 
+from numbers import Integral
+
+import pandas as pd
+from sklearn import get_config
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import SHARED_ATTRIBUTES_DOC, SHARED_PARAMETERS_DOC, BaseAutoencoder
 
@@ -101,6 +108,63 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
     def _after_fit(self, X):
         self._n_features_out = self._n_components()
+
+    @validate_params(
+        {
+            "n_samples": [Interval(Integral, 1, None, closed="left")],
+            "random_state": ["random_state"],
+        },
+        prefer_skip_nested_validation=True,
+    )
+    def sample(self, n_samples=1, random_state=None):
+        """Generate new rows from a variational autoencoder.
+
+        Codes are drawn from the prior ``N(0, I)`` and decoded to the
+        original feature space.  Needs ``loss="vae"``.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of rows to generate.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draw of the codes.
+
+        Returns
+        -------
+        X_new : ndarray or DataFrame of shape (n_samples, n_features_in_)
+            Generated rows in the units of the training data; a DataFrame
+            with the training column names when pandas output is set with
+            ``set_output(transform="pandas")``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_wine
+        >>> from skae import AutoencoderTransformer
+        >>> X, _ = load_wine(return_X_y=True)
+        >>> vae = AutoencoderTransformer(loss="vae", max_iter=20, random_state=0).fit(X)
+        >>> vae.sample(5, random_state=0).shape
+        (5, 13)
+        """
+        check_is_fitted(self)
+        if self.loss != "vae":
+            raise ValueError(
+                f"sample() draws from the prior of a variational autoencoder, but this "
+                f"model was trained with loss={self.loss!r}; fit with loss='vae'."
+            )
+        codes = check_random_state(random_state).standard_normal((n_samples, self._n_components()))
+        X_new = self._decode(codes)
+        if _output_format(self) == "pandas":
+            columns = getattr(self, "feature_names_in_", None)
+            if columns is None:
+                columns = [f"x{i}" for i in range(self.n_features_in_)]
+            return pd.DataFrame(X_new, columns=list(columns))
+        return X_new
+
+
+def _output_format(estimator):
+    """The container ``set_output`` (or the global config) asks for."""
+    config = getattr(estimator, "_sklearn_output_config", {})
+    return config.get("transform", get_config()["transform_output"])
 
 
 AutoencoderTransformer.__doc__ = AutoencoderTransformer.__doc__ % {

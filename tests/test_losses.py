@@ -41,8 +41,14 @@ def test_training_reduces_the_loss(loss):
     ).fit(X)
     assert len(est.loss_curve_) == est.n_iter_ == 40
     assert np.all(np.isfinite(est.loss_curve_))
-    excess = np.asarray(est.loss_curve_) - loss_floor(loss, X)
-    assert excess[-1] < 0.7 * excess[0]
+    curve = np.asarray(est.loss_curve_)
+    if loss == "vae":
+        # A log-likelihood plus KL: a drop of 0.2 nats per feature is at least
+        # the squared error falling by a factor e**0.4 = 1.5.
+        assert curve[-1] < curve[0] - 0.2
+    else:
+        excess = curve - loss_floor(loss, X)
+        assert excess[-1] < 0.7 * excess[0]
 
 
 def near_zero_share(codes):
@@ -139,7 +145,7 @@ def test_sparse_and_vae_extra_terms():
     log_var = torch.full_like(code, -1.0)
     kl = 0.5 * (code**2 + log_var.exp() - 1 - log_var).sum(dim=1).mean() / target.shape[1]
     vae = ReconstructionLoss(get_loss_spec("vae"), kl_weight=2.0)
-    torch.testing.assert_close(vae((recon, code, log_var), target), mse + 2.0 * kl)
+    torch.testing.assert_close(vae((recon, code, log_var), target), 0.5 * mse.log() + 2.0 * kl)
 
 
 def test_bce_matches_hand_computation():

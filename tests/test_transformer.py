@@ -106,3 +106,31 @@ def test_batch_composition_does_not_change_outputs(wine):
     full = est.transform(X)
     one_by_one = np.vstack([est.transform(row[None]) for row in X[:20]])
     np.testing.assert_array_equal(full[:20], one_by_one)
+
+
+def test_vae_samples_match_training_moments():
+    rng = np.random.RandomState(0)
+    latent = rng.normal(size=(1000, 2))
+    X = latent @ rng.normal(size=(2, 5)) + 0.1 * rng.normal(size=(1000, 5))
+    X += np.array([1.0, -2.0, 3.0, 0.0, 10.0])
+    vae = AutoencoderTransformer(
+        loss="vae", n_components=2, hidden_layer_sizes=(32,), learning_rate_init=3e-3
+    )
+    vae.set_params(random_state=0).fit(X)
+    samples = vae.sample(5000, random_state=0)
+    assert samples.shape == (5000, 5)
+    std = X.std(axis=0)
+    np.testing.assert_allclose((samples.mean(axis=0) - X.mean(axis=0)) / std, 0, atol=0.1)
+    np.testing.assert_allclose(samples.var(axis=0) / X.var(axis=0), 1, atol=0.2)
+    np.testing.assert_array_equal(samples, vae.sample(5000, random_state=0))
+
+
+def test_vae_sample_as_dataframe_and_errors(wine):
+    X, _ = wine
+    frame = pd.DataFrame(X, columns=[f"c{i}" for i in range(X.shape[1])])
+    vae = AutoencoderTransformer(loss="vae", **FAST).set_output(transform="pandas").fit(frame)
+    samples = vae.sample(3, random_state=0)
+    assert isinstance(samples, pd.DataFrame)
+    assert list(samples.columns) == list(frame.columns)
+    with pytest.raises(ValueError, match="loss='vae'"):
+        AutoencoderTransformer(**FAST).fit(X).sample(3)
