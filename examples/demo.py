@@ -50,8 +50,9 @@ def reduction_demo(k=8):
     print(f"  PCA                     {error(pca):.3f}")
     print(f"  AutoencoderTransformer  {error(ae):.3f}   (fit in {seconds:.1f} s)")
     print("Digits, logistic regression on the codes, 3-fold accuracy:")
+    ae_accuracy = accuracy(AutoencoderTransformer(n_components=k, random_state=0))
     print(f"  PCA                     {accuracy(PCA(n_components=k)):.3f}")
-    print(f"  AutoencoderTransformer  {accuracy(AutoencoderTransformer(n_components=k, random_state=0)):.3f}")
+    print(f"  AutoencoderTransformer  {ae_accuracy:.3f}")
 
 
 def detection_demo():
@@ -66,8 +67,8 @@ def detection_demo():
     det = AutoencoderOutlierDetector(contamination=0.05, random_state=0).fit(X)
     forest = IsolationForest(random_state=0).fit(X)
     print("\nBreast cancer, 357 benign + 20 malignant rows, ROC-AUC of the outlier scores:")
-    print(f"  IsolationForest             {roc_auc_score(is_outlier, -forest.score_samples(X)):.3f}")
-    print(f"  AutoencoderOutlierDetector  {roc_auc_score(is_outlier, -det.score_samples(X)):.3f}")
+    for name, model in [("IsolationForest", forest), ("AutoencoderOutlierDetector", det)]:
+        print(f"  {name:<27} {roc_auc_score(is_outlier, -model.score_samples(X)):.3f}")
     flagged = det.predict(X) == -1
     print(f"  flagged {flagged.sum()} rows, {is_outlier[flagged].sum()} of them malignant")
 
@@ -75,7 +76,8 @@ def detection_demo():
     top = int(np.argmin(det.score_samples(X)))
     worst = np.argsort(errors[top])[::-1][:3]
     names = ", ".join(f"{data.feature_names[j]} ({errors[top, j]:.1f})" for j in worst)
-    print(f"  most abnormal row: {'malignant' if is_outlier[top] else 'benign'}; worst features: {names}")
+    kind = "malignant" if is_outlier[top] else "benign"
+    print(f"  most abnormal row: {kind}; worst features: {names}")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from ._net import (
     scale_rows,
 )
 from ._networks import ACTIVATIONS, Autoencoder
-from ._utils import RunningStats, safe_scale, thread_budget, torch_threads
+from ._utils import RunningStats, check_numeric, safe_scale, thread_budget, torch_threads
 
 # Rows per scoring batch.  Every batch is padded to exactly this many rows,
 # so a row's result never depends on which other rows are scored with it.
@@ -106,7 +106,9 @@ class BaseAutoencoder(BaseEstimator):
         """
         continuing = self.warm_start and hasattr(self, "net_")
         X = self._validate_X(X, reset=not continuing)
-        if not continuing:
+        if continuing:
+            self._check_net_unchanged()
+        else:
             self._stats_ = RunningStats(X.shape[1]).update(X)
             self._set_scaling()
         self._train(X, epochs=self.max_iter, fresh=not continuing, streaming=False)
@@ -138,6 +140,8 @@ class BaseAutoencoder(BaseEstimator):
         X = self._validate_X(X, reset=first)
         if first:
             self._stats_ = RunningStats(X.shape[1])
+        else:
+            self._check_net_unchanged()
         self._stats_.update(X)
         self._set_scaling()
         self._train(X, epochs=1, fresh=first, streaming=True)
@@ -149,14 +153,19 @@ class BaseAutoencoder(BaseEstimator):
 
     # ----------------------------------------------------------- validation
     def _validate_X(self, X, reset):
-        X = validate_data(
-            self,
-            X,
-            reset=reset,
-            accept_sparse=("csr", "csc"),
-            dtype=(np.float64, np.float32),
-            order="C",
-        )
+        check_numeric(X)
+        # scikit-learn's fast finiteness test sums X; for float32 values near
+        # the top of their range that sum is inf - inf, which warns although
+        # every value is finite.  The element-wise test that follows decides.
+        with np.errstate(over="ignore", invalid="ignore"):
+            X = validate_data(
+                self,
+                X,
+                reset=reset,
+                accept_sparse=("csr", "csc"),
+                dtype=(np.float64, np.float32),
+                order="C",
+            )
         return X
 
     def _n_components(self):
@@ -207,6 +216,18 @@ class BaseAutoencoder(BaseEstimator):
                 f"(largest magnitude {np.max(np.abs([stats.min, stats.max])):.3g}); "
                 "divide X by a constant before fitting."
             )
+        # Any column's std is at least spread / sqrt(2 n); far less means its
+        # squared deviations underflowed, and it would pass for constant.
+        spread = stats.max - stats.min
+        underflow = (stats.std * np.sqrt(2 * stats.n) < spread / 2) & (
+            spread > 10 * np.finfo(np.float64).eps * np.abs(stats.mean)
+        )
+        if np.any(underflow):
+            raise ValueError(
+                "X has values too small to compute its variance in float64 "
+                f"(spread {np.max(spread[underflow]):.3g}); multiply X by a constant "
+                "before fitting."
+            )
         std = safe_scale(stats.std, stats.mean)
         mode = self._scaling_mode()
         if mode == "standard":
@@ -237,6 +258,31 @@ class BaseAutoencoder(BaseEstimator):
         widths = [self.n_features_in_, *self._hidden_layer_sizes(), self._n_components()]
         work = batch_rows * 2 * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
         return thread_budget() if work >= MULTITHREAD_WORK else 1
+
+    def _net_defining_params(self):
+        """What the built network is made of; continuing cannot change these."""
+        return {
+            "n_components": self._n_components(),
+            "hidden_layer_sizes": self._hidden_layer_sizes(),
+            "activation": self.activation,
+            "dropout": self.dropout,
+            "loss": self.loss,
+            "optimizer": self.optimizer,
+            "scaling": self.scaling,
+            "device": self._device(),
+        }
+
+    def _check_net_unchanged(self):
+        built = self._built_with_
+        changed = {k: v for k, v in self._net_defining_params().items() if v != built[k]}
+        if changed:
+            now = ", ".join(f"{k}={v!r}" for k, v in changed.items())
+            then = ", ".join(f"{k}={built[k]!r}" for k in changed)
+            raise ValueError(
+                f"The fitted network was built with {then}; warm_start=True and "
+                f"partial_fit continue training it and cannot switch to {now}. "
+                "Set warm_start=False and call fit to build a new network."
+            )
 
     def _build_net(self, device, seed):
         spec = get_loss_spec(self.loss)
@@ -275,6 +321,22 @@ class BaseAutoencoder(BaseEstimator):
         torch.manual_seed(seed)
         return net.initialize()
 
+    def _update_net(self):
+        """Apply the training parameters a warm start may change, in place."""
+        spec = get_loss_spec(self.loss)
+        net = self.net_
+        # lr and optimizer__* are skorch virtual parameters: they update the
+        # optimizer's parameter groups and keep its state.
+        net.set_params(
+            lr=self.learning_rate_init,
+            optimizer__weight_decay=self.weight_decay,
+            batch_size=self.batch_size,
+        )
+        net.noise_level = self.noise_level if spec.corrupts_input else 0.0
+        net.criterion_.huber_delta = self.huber_delta
+        net.criterion_.sparsity_weight = self.sparsity_weight
+        net.criterion_.kl_weight = self.kl_weight
+
     def _train(self, X, epochs, fresh, streaming):
         device = self._device()
         # One seed per call: the same random_state repeats a fit exactly,
@@ -297,10 +359,12 @@ class BaseAutoencoder(BaseEstimator):
         with torch_threads(self._threads(self.batch_size)), torch.random.fork_rng(forked):
             if fresh:
                 self.net_ = self._build_net(device, seed)
+                self._built_with_ = self._net_defining_params()
                 self.loss_curve_, self.validation_loss_curve_ = [], []
                 self.n_iter_ = 0
             else:
                 torch.manual_seed(seed)
+                self._update_net()
             net = self.net_
             net.iterator_train__seed = seed
             net.train_split = split
@@ -335,25 +399,28 @@ class BaseAutoencoder(BaseEstimator):
             if fresh and not rows:
                 del self.net_
                 raise ValueError(
-                    "Training diverged in its first epoch (the loss became "
-                    f"infinite or NaN); {advice}."
+                    "Training diverged: the loss or the network's outputs became "
+                    f"infinite or NaN before any epoch could be kept; {advice}."
                 )
             warnings.warn(
                 f"Training diverged after {len(rows)} epoch(s); the weights of the "
                 f"last finite epoch were kept. To train further, {advice}.",
                 ConvergenceWarning,
+                stacklevel=3,
             )
         elif monitor.stop_reason is None and monitor.epochs_done < epochs:
             warnings.warn(
                 f"Training interrupted by the user after {monitor.epochs_done} "
                 "epoch(s); the model trained so far is kept.",
                 UserWarning,
+                stacklevel=3,
             )
         elif monitor.stop_reason is None and not streaming:
             warnings.warn(
                 f"Reached max_iter={self.max_iter} epochs before the loss stopped "
                 f"improving by tol={self.tol:g}; increase max_iter to train longer.",
                 ConvergenceWarning,
+                stacklevel=3,
             )
 
     # -------------------------------------------------------------- scoring
@@ -464,7 +531,7 @@ class BaseAutoencoder(BaseEstimator):
             The codes.
         """
         X = self._check_X(X)
-        out = np.empty((X.shape[0], self._n_components()), dtype=np.float64)
+        out = np.empty((X.shape[0], self.net_.module_.n_components), dtype=np.float64)
         for rows, (_, code, _) in self._batches(X):
             out[rows] = code.double().cpu().numpy()
         return out
@@ -483,8 +550,9 @@ class BaseAutoencoder(BaseEstimator):
             Reconstructions in the units of the training data.
         """
         check_is_fitted(self)
-        k = self._n_components()
-        Z = check_array(X, dtype=(np.float64, np.float32))
+        k = self.net_.module_.n_components  # the fitted width, whatever set_params did since
+        check_numeric(X)
+        Z = check_array(X, dtype=(np.float64, np.float32), input_name="X")
         if Z.shape[1] != k:
             raise ValueError(
                 f"X has {Z.shape[1]} columns, but inverse_transform expects codes with "
@@ -508,6 +576,11 @@ class BaseAutoencoder(BaseEstimator):
         finally:
             module.train(was_training)
         return out
+
+    def __sklearn_is_fitted__(self):
+        # A fit that fails (diverged, interrupted before any epoch) removes
+        # net_, so stale attributes of an earlier fit do not count as fitted.
+        return hasattr(self, "net_")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -603,7 +676,9 @@ callable, default="mse"
 
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialization, shuffling, dropout and corruption,
-        privately: the global numpy and torch generators are left untouched.
+        privately: torch's global generator is left untouched, and so is
+        numpy's unless ``random_state=None``, which draws one seed from it
+        per fit, as scikit-learn's estimators do.
 
     verbose : int, default=0
         Print one line per epoch when positive.

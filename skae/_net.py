@@ -10,6 +10,7 @@ import copy
 import math
 import time
 import warnings
+from collections import deque
 
 import numpy as np
 import scipy.sparse as sp
@@ -18,6 +19,12 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback
 
 __all__ = ["AutoencoderNet", "RowSource", "ScaledRows", "SliceIterator"]
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+# Finite-epoch states the TrainingMonitor keeps to fall back on, besides the
+# state training started from.
+KEPT_STATES = 2
 
 
 class RowSource:
@@ -42,6 +49,13 @@ class RowSource:
                 warnings.simplefilter("ignore", UserWarning)
                 self.tensor = torch.as_tensor(X).to(self.device)
             self.dtype = self.tensor.dtype
+
+    def magnitude(self):
+        """The largest absolute value stored."""
+        if self.sparse is not None:
+            return float(np.max(np.abs(self.sparse.data), initial=0.0))
+        low, high = torch.aminmax(self.tensor)
+        return max(-low.item(), high.item())
 
     def rows(self, index):
         """Rows at ``index`` (a slice or a 1-D long tensor) as a dense tensor."""
@@ -69,8 +83,12 @@ class ScaledRows(torch.utils.data.Dataset):
 
     def __init__(self, source, center, scale, indices=None):
         self.source = source
-        self.center = torch.as_tensor(center, dtype=source.dtype).to(source.device)
-        self.scale = torch.as_tensor(scale, dtype=source.dtype).to(source.device)
+        dtype = source.dtype
+        if dtype == torch.float32 and np.max(np.abs(center)) + source.magnitude() >= FLOAT32_MAX:
+            # x - center could overflow float32: scale these rows in float64.
+            dtype = torch.float64
+        self.center = torch.as_tensor(center, dtype=dtype).to(source.device)
+        self.scale = torch.as_tensor(scale, dtype=dtype).to(source.device)
         self.indices = indices
 
     def __len__(self):
@@ -81,9 +99,9 @@ class ScaledRows(torch.utils.data.Dataset):
 
     def subset(self, indices):
         """A dataset of the rows ``indices`` (positions within this one)."""
-        if self.indices is not None:
-            indices = self.indices[indices]
-        return ScaledRows(self.source, self.center, self.scale, indices)
+        subset = copy.copy(self)
+        subset.indices = indices if self.indices is None else self.indices[indices]
+        return subset
 
     def batch(self, positions):
         """Scaled float32 rows at ``positions`` (slice or long tensor)."""
@@ -200,10 +218,15 @@ class TrainingMonitor(Callback):
     """Stopping rules, divergence guard and interruption bookkeeping.
 
     After each epoch it stops training when the loss is no longer finite
-    (restoring the last finite weights) and, when ``n_iter_no_change`` is
-    set, when the monitored loss has not improved by ``tol`` for that many
-    epochs, as scikit-learn's MLP does.  With ``restore_best`` it keeps the
-    weights of the best validation epoch.
+    and, when ``n_iter_no_change`` is set, when the monitored loss has not
+    improved by ``tol`` for that many epochs, as scikit-learn's MLP does.
+    With ``restore_best`` it keeps the weights of the best validation epoch.
+
+    At the end of training the module must give finite outputs on every
+    training row; the last step of an epoch is never seen by its loss, so
+    after a step that blew up the weights it falls back to earlier epochs'
+    weights (``stop_reason="diverged"``, ``epochs_done`` counts the epochs
+    kept).  Interrupted mid-epoch, it returns to the last completed epoch.
 
     Parameters
     ----------
@@ -239,18 +262,23 @@ class TrainingMonitor(Callback):
         self.best_loss = np.inf
         self.best_state = None
         self.no_improvement = 0
-        self.last_good = _state_copy(net.module_)
+        self.start_state = _state_copy(net.module_)
+        self.finite_states = deque(maxlen=KEPT_STATES)  # (epochs_done, state)
+        self.in_epoch = False
         self._tic = time.perf_counter()
 
+    def on_epoch_begin(self, net, **kwargs):
+        self.in_epoch = True
+
     def on_epoch_end(self, net, **kwargs):
+        self.in_epoch = False
         row = net.history[-1]
         losses = [row[k] for k in ("train_loss", "valid_loss") if k in row]
         if not all(math.isfinite(v) for v in losses):
-            net.module_.load_state_dict(self.last_good)
             self.stop_reason = "diverged"
             raise _StopTraining
         self.epochs_done += 1
-        self.last_good = _state_copy(net.module_)
+        self.finite_states.append((self.epochs_done, _state_copy(net.module_)))
         if self.verbose > 0:
             shown = ", ".join(f"{k}={row[k]:.6g}" for k in ("train_loss", "valid_loss") if k in row)
             print(f"epoch {len(net.history)}: {shown}, {time.perf_counter() - self._tic:.2f}s")
@@ -264,14 +292,27 @@ class TrainingMonitor(Callback):
         if loss < self.best_loss:
             self.best_loss = loss
             if self.restore_best:
-                self.best_state = self.last_good
+                self.best_state = self.finite_states[-1][1]
         if self.no_improvement >= self.n_iter_no_change:
             self.stop_reason = "converged"
             raise _StopTraining
 
-    def on_train_end(self, net, **kwargs):
+    def on_train_end(self, net, X=None, **kwargs):
         if self.restore_best and self.best_state is not None:
             net.module_.load_state_dict(self.best_state)
+        elif self.stop_reason == "diverged" or self.in_epoch:
+            net.module_.load_state_dict(self._latest_state())
+        while X is not None and not _outputs_finite(net, X):
+            self.stop_reason = "diverged"
+            if not self.finite_states:
+                self.epochs_done = 0  # back at the state training started from
+                break
+            self.finite_states.pop()
+            self.epochs_done = self.finite_states[-1][0] if self.finite_states else 0
+            net.module_.load_state_dict(self._latest_state())
+
+    def _latest_state(self):
+        return self.finite_states[-1][1] if self.finite_states else self.start_state
 
 
 class _StopTraining(KeyboardInterrupt):
@@ -280,3 +321,20 @@ class _StopTraining(KeyboardInterrupt):
 
 def _state_copy(module):
     return copy.deepcopy(module.state_dict())
+
+
+def _outputs_finite(net, dataset):
+    """Whether the module's weights, and its outputs on ``dataset``, are finite."""
+    module = net.module_
+    if not all(torch.isfinite(p).all() for p in module.parameters()):
+        return False
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.inference_mode():
+            for xb, _ in net.get_iterator(dataset, training=False):
+                if not all(torch.isfinite(o).all() for o in module(xb) if o is not None):
+                    return False
+    finally:
+        module.train(was_training)
+    return True

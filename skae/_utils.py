@@ -7,7 +7,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-__all__ = ["RunningStats", "iter_chunks", "torch_threads", "thread_budget"]
+__all__ = ["RunningStats", "check_numeric", "iter_chunks", "torch_threads", "thread_budget"]
 
 CHUNK_ROWS = 65536
 
@@ -38,15 +38,20 @@ class RunningStats:
         self.max = np.full(n_features, -np.inf)
 
     def update(self, X):
-        """Add the rows of ``X`` (dense or sparse)."""
+        """Add the rows of ``X`` (dense or sparse).
+
+        Values near float64's limits overflow quietly to inf or NaN here; the
+        estimator checks the statistics and says what to do.
+        """
         for chunk in iter_chunks(X):
             n_b = chunk.shape[0]
-            mean_b = chunk.mean(axis=0)
-            m2_b = ((chunk - mean_b) ** 2).sum(axis=0)
-            n = self.n + n_b
-            delta = mean_b - self.mean
-            self.mean = self.mean + delta * (n_b / n)
-            self.m2 = self.m2 + m2_b + delta**2 * (self.n * n_b / n)
+            with np.errstate(over="ignore", invalid="ignore"):
+                mean_b = chunk.mean(axis=0)
+                m2_b = ((chunk - mean_b) ** 2).sum(axis=0)
+                n = self.n + n_b
+                delta = mean_b - self.mean
+                self.mean = self.mean + delta * (n_b / n)
+                self.m2 = self.m2 + m2_b + delta**2 * (self.n * n_b / n)
             self.n = n
             self.min = np.minimum(self.min, chunk.min(axis=0))
             self.max = np.maximum(self.max, chunk.max(axis=0))
@@ -58,11 +63,55 @@ class RunningStats:
 
 
 def safe_scale(scale, reference):
-    """Replace zero or negligible scales (constant columns) by 1."""
+    """Replace zero scales, or ones that are rounding noise next to ``reference``, by 1.
+
+    The threshold is relative to the column's magnitude only, so a column of
+    tiny but genuinely varying values (1e-30 and 2e-30) keeps its scale.
+    """
     scale = np.asarray(scale, dtype=np.float64).copy()
-    tiny = ~(scale > 10 * np.finfo(np.float64).eps * np.maximum(np.abs(reference), 1.0))
+    tiny = ~(scale > 10 * np.finfo(np.float64).eps * np.abs(reference))
     scale[tiny] = 1.0
     return scale
+
+
+def check_numeric(X):
+    """Raise a clear error when ``X`` holds strings, complex numbers or dates.
+
+    ``validate_data`` would otherwise convert numeric strings silently or
+    fail with numpy's bare "could not convert string to float".  Object
+    columns of numbers pass, as in scikit-learn; they are converted later.
+    """
+    if hasattr(getattr(X, "dtypes", None), "items"):  # a pandas DataFrame
+        columns = [(f"Column {name!r} of X", X[name], dtype) for name, dtype in X.dtypes.items()]
+    elif sp.issparse(X):
+        columns = [("X", None, X.dtype)]  # its values are checked by validate_data
+    else:
+        try:
+            X = np.asarray(X)
+        except (TypeError, ValueError):
+            return  # ragged lists and the like: validate_data explains
+        columns = [("X", X, X.dtype)]
+    for where, values, dtype in columns:
+        kind = getattr(dtype, "kind", None)
+        if kind == "c":
+            raise ValueError(
+                f"Complex data not supported: {where} holds complex numbers ({dtype}). "
+                "Pass its real part, or real and imaginary parts as separate columns."
+            )
+        if kind in ("U", "S", "M", "m"):
+            raise ValueError(
+                f"{where} holds {'dates or durations' if kind in 'Mm' else 'strings'} "
+                f"(dtype {dtype}), but autoencoders need numbers. Convert it to "
+                "floats first, or encode categories with sklearn.preprocessing.OneHotEncoder."
+            )
+        if kind == "O" and values is not None:
+            try:
+                np.asarray(values, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(
+                    f"{where} holds values that are not numbers ({exc}). Convert it to "
+                    "floats first, or encode categories with sklearn.preprocessing.OneHotEncoder."
+                ) from None
 
 
 def thread_budget():

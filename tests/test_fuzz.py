@@ -1,0 +1,119 @@
+"""Fuzzing: whatever the data and parameters, outputs are finite or the error is clear.
+
+Every example either raises ``ValueError`` or ``TypeError`` with a message,
+or fits and gives finite ``score_samples``, ``transform`` and ``predict``.
+NaN or inf in the training rows must be refused by ``fit``, and in the
+scored rows by every scoring method; clean rows must always score.
+"""
+
+import math
+import re
+
+import numpy as np
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from skae import AutoencoderOutlierDetector, AutoencoderTransformer
+from skae._base import OPTIMIZERS
+from skae._losses import LOSSES
+from skae._networks import ACTIVATIONS
+
+DTYPES = ["float64", "float32", "int64", "int32", "uint8", "bool"]
+
+
+@st.composite
+def matrices(draw):
+    """A small matrix: Gaussian at any scale, or arbitrary values of its dtype."""
+    shape = (draw(st.integers(1, 30)), draw(st.integers(1, 6)))
+    dtype = np.dtype(draw(st.sampled_from(DTYPES)))
+    if draw(st.booleans()):
+        rng = np.random.RandomState(draw(st.integers(0, 2**31 - 1)))
+        top = {"f": 30 if dtype == np.float32 else 150, "i": 8, "u": 1, "b": 0}[dtype.kind]
+        scale = 10.0 ** draw(st.integers(-top, top))
+        X = rng.normal(size=shape) * scale + draw(st.sampled_from([0.0, 1.0, -5.0])) * scale
+        if dtype.kind == "b":
+            X = X > 0
+        elif dtype.kind in "iu":
+            X = np.clip(np.rint(X), np.iinfo(dtype).min, np.iinfo(dtype).max)
+        X = X.astype(dtype)
+    elif dtype.kind == "f":
+        elements = st.floats(allow_nan=False, allow_infinity=False, width=8 * dtype.itemsize)
+        X = draw(hnp.arrays(dtype, shape, elements=elements))
+    else:
+        X = draw(hnp.arrays(dtype, shape))
+    for column in draw(st.sets(st.integers(0, shape[1] - 1), max_size=2)):
+        X[:, column] = X[0, column]  # constant columns
+    return X
+
+
+@st.composite
+def cases(draw):
+    X = draw(matrices())
+    bad = None
+    if X.dtype.kind == "f" and draw(st.booleans()):
+        bad = draw(st.sampled_from(["fit", "score"]))
+        X_bad = X.copy()
+        value = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
+        for _ in range(draw(st.integers(1, 3))):
+            X_bad[draw(st.integers(0, X.shape[0] - 1)), draw(st.integers(0, X.shape[1] - 1))] = (
+                value
+            )
+    params = {
+        "loss": draw(st.sampled_from(sorted(LOSSES))),
+        "activation": draw(st.sampled_from(sorted(ACTIVATIONS))),
+        "optimizer": draw(st.sampled_from(sorted(OPTIMIZERS))),
+        "n_components": draw(st.integers(1, 8)),
+        "batch_size": draw(st.integers(1, 64)),
+        "learning_rate_init": 10 ** draw(st.floats(-7, math.log10(9.99))),
+        "scaling": draw(st.sampled_from(["auto", "standard", "minmax", None])),
+        "max_iter": draw(st.integers(1, 2)),
+        "dropout": draw(st.sampled_from([0.0, 0.5])),
+    }
+    cls = draw(st.sampled_from([AutoencoderTransformer, AutoencoderOutlierDetector]))
+    if cls is AutoencoderOutlierDetector:
+        params["contamination"] = draw(st.sampled_from(["auto", 0.5, 0.1, 1e-3]))
+        if draw(st.booleans()):
+            params["n_components"] = None
+    X_fit = X_bad if bad == "fit" else X
+    X_score = X_bad if bad == "score" else X
+    return cls, params, X_fit, X_score, bad
+
+
+def assert_clear(exc):
+    assert isinstance(exc, (ValueError, TypeError))
+    assert str(exc).strip(), f"{type(exc).__name__} without a message"
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(case=cases())
+def test_outputs_are_finite_or_the_error_is_clear(case):
+    cls, params, X_fit, X_score, bad = case
+    est = cls(hidden_layer_sizes=(3,), random_state=0, **params)
+    try:
+        est.fit(X_fit)
+    except (ValueError, TypeError) as exc:
+        assert_clear(exc)
+        event(f"fit refused: {re.sub(r'[-+.e0-9]{2,}', '#', str(exc))[:48]}")
+        return
+    event("fitted")
+    assert bad != "fit", "fit accepted NaN or inf"
+    assert est.n_iter_ == len(est.loss_curve_)
+    assert np.all(np.isfinite(est.loss_curve_))
+    for method in ("score_samples", "transform", "predict"):
+        if not hasattr(est, method):
+            continue
+        try:
+            out = getattr(est, method)(X_score)
+        except (ValueError, TypeError) as exc:
+            assert bad == "score", f"{method} refused clean rows: {exc}"
+            assert_clear(exc)
+            continue
+        assert bad != "score", f"{method} accepted NaN or inf"
+        assert out.shape[0] == X_score.shape[0]
+        assert np.all(np.isfinite(out)), method
