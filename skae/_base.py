@@ -30,7 +30,6 @@ from ._net import (
     ScaledRows,
     SliceIterator,
     TrainingMonitor,
-    scale_rows,
 )
 from ._networks import ACTIVATIONS, Autoencoder
 from ._utils import RunningStats, check_numeric, safe_scale, thread_budget, torch_threads
@@ -43,7 +42,7 @@ INFERENCE_BATCH = 2048
 # scoring (training data is checked to stay far inside it), so rows far
 # outside the training range get huge, finite errors instead of inf or NaN.
 INPUT_BOUND = 1e6
-ERROR_BOUND = 1e150
+ERROR_BOUND = 1e30
 
 # Above this many multiply-adds per batch a second thread pays off even on a
 # busy machine; below it one thread is never slower (benchmarks/bench_fit.py).
@@ -428,15 +427,19 @@ class BaseAutoencoder(BaseEstimator):
         check_is_fitted(self)
         return self._validate_X(X, reset=False)
 
-    def _batches(self, X):
-        """Yield ``(rows, outputs)`` of the module over fixed-size batches.
+    def _batches(self, X, encode_only=False):
+        """Yield ``(rows, n_rows, xb, outputs)`` over fixed-size batches.
 
-        ``rows`` is the slice of ``X`` a batch covers and ``outputs`` the
-        module's ``(reconstruction, code, log_variance)`` for its real rows.
+        ``rows`` is the slice of ``X`` a batch covers and ``n_rows`` its
+        number of real rows.  ``xb`` (the scaled network inputs) and
+        ``outputs`` (the module's ``(reconstruction, code, log_variance)``)
+        have exactly ``INFERENCE_BATCH`` rows: reduce over features before
+        slicing off the padding, so a row's result never depends on the
+        shape of its batch.  With ``encode_only`` the outputs are the codes.
         """
         module = self.net_.module_
-        device = self._scoring_device()
-        source = RowSource(X, device)
+        forward = module.encode if encode_only else module
+        source = RowSource(X, self._scoring_device())
         data = ScaledRows(source, self.center_, self.scale_)
         was_training = module.training
         module.eval()
@@ -444,34 +447,44 @@ class BaseAutoencoder(BaseEstimator):
             with torch.inference_mode(), torch_threads(self._threads(INFERENCE_BATCH)):
                 for start in range(0, X.shape[0], INFERENCE_BATCH):
                     rows = slice(start, start + INFERENCE_BATCH)
-                    xb = scale_rows(source.rows(rows), data.center, data.scale)
-                    xb = xb.clamp_(-INPUT_BOUND, INPUT_BOUND)
-                    outputs = module(_pad(xb))
-                    yield rows, [None if o is None else o[: len(xb)] for o in outputs]
+                    xb = data.scale(source.rows(rows)).clamp(-INPUT_BOUND, INPUT_BOUND)
+                    xb = _pad(xb)
+                    yield rows, min(INFERENCE_BATCH, X.shape[0] - start), xb, forward(xb)
         finally:
             module.train(was_training)
 
     def _scoring_device(self):
         return next(self.net_.module_.parameters()).device
 
+    def _error_batches(self, X):
+        """Yield ``(rows, n_rows, sq_diff, weight)`` over padded batches.
+
+        ``((x - x_hat) / error_scale_) ** 2`` is ``sq_diff * weight`` with
+        ``sq_diff = (z - z_hat) ** 2`` in the network's scaled space and
+        ``weight = (scale_ / error_scale_) ** 2``.
+        """
+        weight = torch.as_tensor(
+            (self.scale_ / self.error_scale_) ** 2,
+            dtype=torch.float32,
+            device=self._scoring_device(),
+        )
+        for rows, n_rows, xb, (recon, _, _) in self._batches(X):
+            yield rows, n_rows, xb.sub_(recon).square_(), weight
+
     def _feature_errors(self, X):
         """Squared errors per feature, in units of the training std."""
         out = np.empty(X.shape, dtype=np.float64)
-        for rows, (recon, _, _) in self._batches(X):
-            raw = X[rows]
-            raw = raw.toarray() if hasattr(raw, "toarray") else raw
-            x_hat = recon.double().cpu().numpy() * self.scale_ + self.center_
-            diff = np.nan_to_num((raw - x_hat) / self.error_scale_, nan=ERROR_BOUND)
-            out[rows] = np.clip(diff, -ERROR_BOUND, ERROR_BOUND) ** 2
-        return out
+        for rows, n_rows, sq_diff, weight in self._error_batches(X):
+            out[rows] = sq_diff.mul_(weight)[:n_rows].cpu().numpy()
+        return _bounded(out)
 
     def _reconstruction_errors(self, X):
         """Mean squared error per row in standardized units, batch by batch."""
         out = np.empty(X.shape[0], dtype=np.float64)
-        chunk = INFERENCE_BATCH
-        for start in range(0, X.shape[0], chunk):
-            out[start : start + chunk] = self._feature_errors(X[start : start + chunk]).mean(axis=1)
-        return out
+        for rows, n_rows, sq_diff, weight in self._error_batches(X):
+            # One matrix-vector product weights and averages the features.
+            out[rows] = (sq_diff @ (weight / len(weight)))[:n_rows].cpu().numpy()
+        return _bounded(out)
 
     def score_samples(self, X):
         """Minus the reconstruction error of each row.
@@ -532,8 +545,8 @@ class BaseAutoencoder(BaseEstimator):
         """
         X = self._check_X(X)
         out = np.empty((X.shape[0], self.net_.module_.n_components), dtype=np.float64)
-        for rows, (_, code, _) in self._batches(X):
-            out[rows] = code.double().cpu().numpy()
+        for rows, n_rows, _, code in self._batches(X, encode_only=True):
+            out[rows] = code[:n_rows].cpu().numpy()
         return out
 
     def inverse_transform(self, X):
@@ -587,6 +600,11 @@ class BaseAutoencoder(BaseEstimator):
         tags.input_tags.sparse = True
         tags.non_deterministic = False
         return tags
+
+
+def _bounded(errors):
+    """Replace errors that overflowed float32 by ``ERROR_BOUND``, in place."""
+    return np.nan_to_num(errors, copy=False, nan=ERROR_BOUND, posinf=ERROR_BOUND)
 
 
 def _pad(batch):

@@ -84,10 +84,9 @@ class Autoencoder(nn.Module):
         self.variational = variational
         code_width = 2 * n_components if variational else n_components
         self.encoder = _mlp([n_features, *hidden, code_width], activation, dropout)
-        self.decoder = nn.Sequential(
-            _mlp([n_components, *hidden[::-1], n_features], activation, dropout),
-            OUTPUT_ACTIVATIONS[output_activation](),
-        )
+        self.decoder = _mlp([n_components, *hidden[::-1], n_features], activation, dropout)
+        if output_activation != "identity":
+            self.decoder.append(OUTPUT_ACTIVATIONS[output_activation]())
 
     def encode(self, x):
         """Return the code (the posterior mean for a VAE)."""

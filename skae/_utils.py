@@ -9,7 +9,9 @@ import torch
 
 __all__ = ["RunningStats", "check_numeric", "iter_chunks", "torch_threads", "thread_budget"]
 
-CHUNK_ROWS = 65536
+# Rows per statistics chunk: its float64 copy is the only memory fit adds
+# beyond the input (8192 x 100 features = 6 MiB), and it is faster than 65536.
+CHUNK_ROWS = 8192
 
 
 def iter_chunks(X, chunk_rows=CHUNK_ROWS):
