@@ -134,3 +134,33 @@ def test_vae_sample_as_dataframe_and_errors(wine):
     assert list(samples.columns) == list(frame.columns)
     with pytest.raises(ValueError, match="loss='vae'"):
         AutoencoderTransformer(**FAST).fit(X).sample(3)
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_linear_autoencoder_matches_pca(k):
+    """A linear autoencoder trained with MSE spans the principal subspace."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.decomposition import PCA
+    from sklearn.model_selection import train_test_split
+
+    X, _ = load_breast_cancer(return_X_y=True)
+    X_train, X_test = train_test_split(X, test_size=0.3, random_state=0)
+    scaler = StandardScaler().fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+
+    def error(model, X):
+        return np.mean((model.inverse_transform(model.transform(X)) - X) ** 2)
+
+    pca = PCA(n_components=k).fit(X_train)
+    ae = AutoencoderTransformer(
+        n_components=k,
+        activation="identity",
+        hidden_layer_sizes=(),
+        learning_rate_init=1e-2,
+        max_iter=500,
+        random_state=0,
+    ).fit(X_train)
+    # PCA is the optimum on the training rows; the autoencoder gets within 3 %.
+    assert error(pca, X_train) <= error(ae, X_train) * (1 + 1e-6)
+    assert error(ae, X_train) <= 1.03 * error(pca, X_train)
+    assert error(ae, X_test) <= 1.03 * error(pca, X_test)
