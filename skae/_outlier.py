@@ -215,6 +215,29 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseAutoencoder):
         check_is_fitted(self)
         return np.where(self.decision_function(X) >= 0, 1, -1)
 
+    def calibrate(self, X):
+        """Set ``offset_`` from rows ``X``, without training.
+
+        ``fit`` sets ``offset_`` from all training rows, but each
+        ``partial_fit`` call sets it from its own chunk only.  After
+        streaming, call ``calibrate`` on the whole data set or on a
+        representative sample (scoring is batched, so memory stays bounded
+        by the size of ``X`` itself) to apply the ``contamination`` rule to
+        the final model.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows representative of the training data.
+
+        Returns
+        -------
+        self : object
+            The detector, with a new ``offset_``.
+        """
+        self._after_fit(self._check_X(X))
+        return self
+
 
 AutoencoderOutlierDetector.__doc__ = AutoencoderOutlierDetector.__doc__ % {
     "shared": SHARED_PARAMETERS_DOC.format(
