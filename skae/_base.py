@@ -559,7 +559,7 @@ class BaseAutoencoder(BaseEstimator):
 
         Returns
         -------
-        X_original : ndarray of shape (n_samples, n_features_in_)
+        X_original : ndarray of shape (n_samples, `n_features_in_`)
             Reconstructions in the units of the training data.
         """
         check_is_fitted(self)
@@ -616,8 +616,10 @@ def _pad(batch):
     return padded
 
 
+# The first line carries no indentation: the "%(shared)s" placeholder in the
+# class docstrings supplies it.
 SHARED_PARAMETERS_DOC = """\
-    hidden_layer_sizes : tuple of int, default={hidden}
+hidden_layer_sizes : tuple of int, default={hidden}
         Widths of the encoder's hidden layers; the decoder mirrors them.
         ``()`` gives a single linear layer each way.
 
@@ -706,13 +708,13 @@ callable, default="mse"
 """
 
 SHARED_ATTRIBUTES_DOC = """\
-    net_ : skae._net.AutoencoderNet
+net_ : AutoencoderNet (a skorch NeuralNet)
         The trained skorch net; its ``module_`` is the torch autoencoder.
 
     n_features_in_ : int
         Number of features seen during fit.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when they are all strings.
 
     n_iter_ : int
@@ -724,10 +726,10 @@ SHARED_ATTRIBUTES_DOC = """\
     validation_loss_curve_ : list of float
         Mean validation loss of each epoch (``early_stopping=True`` only).
 
-    center_, scale_ : ndarray of shape (n_features_in_,)
+    center_, scale_ : ndarray of shape (`n_features_in_`,)
         Network inputs are ``(X - center_) / scale_``.
 
-    error_scale_ : ndarray of shape (n_features_in_,)
+    error_scale_ : ndarray of shape (`n_features_in_`,)
         Training standard deviation of each feature (1 for constant ones):
         the unit of reconstruction errors.
 """

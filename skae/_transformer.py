@@ -131,7 +131,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
         Returns
         -------
-        X_new : ndarray or DataFrame of shape (n_samples, n_features_in_)
+        X_new : ndarray or DataFrame of shape (n_samples, `n_features_in_`)
             Generated rows in the units of the training data; a DataFrame
             with the training column names when pandas output is set with
             ``set_output(transform="pandas")``.
