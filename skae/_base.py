@@ -10,7 +10,11 @@ The two public estimators are thin subclasses.  Data takes two paths:
   fixed-size batches -> per-feature squared errors in standardized units.
 """
 
+import inspect
 import math
+import shutil
+import sys
+import textwrap
 import warnings
 from numbers import Integral, Real
 
@@ -21,18 +25,28 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from tqdm.auto import tqdm
 
 from ._losses import LOSSES, ReconstructionLoss, get_loss_spec
 from ._net import (
+    METRICS,
     AutoencoderNet,
     HoldOut,
     RowSource,
     ScaledRows,
     SliceIterator,
     TrainingMonitor,
+    TrimRows,
 )
 from ._networks import ACTIVATIONS, Autoencoder
-from ._utils import RunningStats, check_numeric, safe_scale, thread_budget, torch_threads
+from ._utils import (
+    RunningStats,
+    check_numeric,
+    idle_cores,
+    safe_scale,
+    thread_budget,
+    torch_threads,
+)
 
 # Rows per scoring batch.  Every batch is padded to exactly this many rows,
 # so a row's result never depends on which other rows are scored with it.
@@ -44,9 +58,10 @@ INFERENCE_BATCH = 2048
 INPUT_BOUND = 1e6
 ERROR_BOUND = 1e30
 
-# Above this many multiply-adds per batch a second thread pays off even on a
-# busy machine; below it one thread is never slower (benchmarks/bench_fit.py).
-MULTITHREAD_WORK = 5e7
+# Below this many multiply-adds per batch one thread is never slower
+# (benchmarks/bench_threads.py: a 40-64-32 network at batch 256, 2.4e6, ran
+# 1.2x slower on two threads even on an idle machine, and 5x on a busy one).
+MULTITHREAD_WORK = 1e7
 
 OPTIMIZERS = {
     "adam": (torch.optim.Adam, {"fused": True}),
@@ -110,7 +125,7 @@ class BaseAutoencoder(BaseEstimator):
         else:
             self._stats_ = RunningStats(X.shape[1]).update(X)
             self._set_scaling()
-        self._train(X, epochs=self.max_iter, fresh=not continuing, streaming=False)
+        self._train(X, epochs=self._epoch_budget(X.shape[0]), fresh=not continuing, streaming=False)
         self._after_fit(X)
         return self
 
@@ -149,6 +164,14 @@ class BaseAutoencoder(BaseEstimator):
 
     def _after_fit(self, X):
         """Hook for subclasses, called with the validated training data."""
+
+    def _epoch_budget(self, n_rows):
+        """Epochs one call to ``fit`` may train on ``n_rows`` rows."""
+        return self.max_iter
+
+    def _trim_schedule(self, epochs):
+        """``(fraction, after_epoch)`` of training rows ``fit`` drops, or None."""
+        return None
 
     # ----------------------------------------------------------- validation
     def _validate_X(self, X, reset):
@@ -253,10 +276,21 @@ class BaseAutoencoder(BaseEstimator):
 
     # ------------------------------------------------------------- training
     def _threads(self, batch_rows):
-        """Thread policy: one thread unless a batch is big enough to share."""
+        """Thread policy: never pathologically slow, busy machine or not.
+
+        One thread unless a batch holds enough work to share.  Then as many
+        threads as the budget allows (``torch.get_num_threads()``, which
+        honours ``OMP_NUM_THREADS``, capped by the CPU affinity) and as there
+        are idle cores right now: a thread that has to wait for a core busy
+        with another process makes torch several times slower than one
+        thread would be.
+        """
         widths = [self.n_features_in_, *self._hidden_layer_sizes(), self._n_components()]
         work = batch_rows * 2 * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
-        return thread_budget() if work >= MULTITHREAD_WORK else 1
+        budget = thread_budget()
+        if work < MULTITHREAD_WORK or budget == 1:
+            return 1
+        return max(1, min(budget, round(idle_cores())))
 
     def _net_defining_params(self):
         """What the built network is made of; continuing cannot change these."""
@@ -312,7 +346,9 @@ class BaseAutoencoder(BaseEstimator):
             iterator_valid=SliceIterator,
             iterator_valid__batch_size=INFERENCE_BATCH,
             train_split=None,
-            callbacks=[("monitor", TrainingMonitor())],
+            # The trimmer runs first: it restores the full training rows
+            # before the monitor checks the outputs on them.
+            callbacks=[("trim", TrimRows()), ("monitor", TrainingMonitor())],
             noise_level=self.noise_level if spec.corrupts_input else 0.0,
             device=device,
             verbose=0,
@@ -355,11 +391,12 @@ class BaseAutoencoder(BaseEstimator):
                 )
             split = HoldOut(self.validation_fraction, seed + 1)
         forked = [device.index or 0] if device.type == "cuda" else []
-        with torch_threads(self._threads(self.batch_size)), torch.random.fork_rng(forked):
+        batch_rows = min(X.shape[0], self.batch_size)
+        with torch_threads(self._threads(batch_rows)), torch.random.fork_rng(forked):
             if fresh:
                 self.net_ = self._build_net(device, seed)
                 self._built_with_ = self._net_defining_params()
-                self.loss_curve_, self.validation_loss_curve_ = [], []
+                self.loss_curve_, self.validation_loss_curve_, self.history_ = [], [], []
                 self.n_iter_ = 0
             else:
                 torch.manual_seed(seed)
@@ -367,14 +404,18 @@ class BaseAutoencoder(BaseEstimator):
             net = self.net_
             net.iterator_train__seed = seed
             net.train_split = split
+            trim = None if streaming else self._trim_schedule(epochs)
+            fraction, after_epoch = trim if trim else (0.0, 0)
             net.set_params(
+                callbacks__trim=TrimRows(fraction, after_epoch),
                 callbacks__monitor=TrainingMonitor(
                     n_iter_no_change=None if streaming else self.n_iter_no_change,
                     tol=self.tol,
                     monitor="valid_loss" if split else "train_loss",
                     restore_best=split is not None,
                     verbose=self.verbose,
-                )
+                    total_epochs=epochs,
+                ),
             )
             history_start = len(net.history)
             data = ScaledRows(RowSource(X, device), self.center_, self.scale_)
@@ -388,6 +429,10 @@ class BaseAutoencoder(BaseEstimator):
         self.loss_curve_ = self.loss_curve_ + [row["train_loss"] for row in rows]
         self.validation_loss_curve_ = self.validation_loss_curve_ + [
             row["valid_loss"] for row in rows if "valid_loss" in row
+        ]
+        self.history_ = self.history_ + [
+            {"epoch": self.n_iter_ + i + 1, **{k: row[k] for k in METRICS if k in row}}
+            for i, row in enumerate(rows)
         ]
         self.n_iter_ += len(rows)
         advice = (
@@ -414,7 +459,7 @@ class BaseAutoencoder(BaseEstimator):
                 UserWarning,
                 stacklevel=3,
             )
-        elif monitor.stop_reason is None and not streaming:
+        elif monitor.stop_reason is None and not streaming and epochs >= self.max_iter:
             warnings.warn(
                 f"Reached max_iter={self.max_iter} epochs before the loss stopped "
                 f"improving by tol={self.tol:g}; increase max_iter to train longer.",
@@ -444,8 +489,20 @@ class BaseAutoencoder(BaseEstimator):
         was_training = module.training
         module.eval()
         try:
-            with torch.inference_mode(), torch_threads(self._threads(INFERENCE_BATCH)):
-                for start in range(0, X.shape[0], INFERENCE_BATCH):
+            starts = range(0, X.shape[0], INFERENCE_BATCH)
+            if self.verbose >= 2 and len(starts) > 1:
+                size = shutil.get_terminal_size((100, 20))
+                starts = tqdm(
+                    starts,
+                    desc="scoring",
+                    unit="batch",
+                    file=sys.stderr,
+                    ncols=size.columns,
+                    nrows=size.lines,
+                )
+            batch_rows = min(X.shape[0], INFERENCE_BATCH)
+            with torch.inference_mode(), torch_threads(self._threads(batch_rows)):
+                for start in starts:
                     rows = slice(start, start + INFERENCE_BATCH)
                     xb = data.scale(source.rows(rows)).clamp(-INPUT_BOUND, INPUT_BOUND)
                     xb = _pad(xb)
@@ -456,15 +513,21 @@ class BaseAutoencoder(BaseEstimator):
     def _scoring_device(self):
         return next(self.net_.module_.parameters()).device
 
+    def _error_weights(self):
+        """Per-feature factors from squared errors in the network's scaled
+        space to the reported errors: ``(scale_ / error_scale_) ** 2`` gives
+        squared errors in units of the training standard deviation."""
+        return (self.scale_ / self.error_scale_) ** 2
+
     def _error_batches(self, X):
         """Yield ``(rows, n_rows, sq_diff, weight)`` over padded batches.
 
-        ``((x - x_hat) / error_scale_) ** 2`` is ``sq_diff * weight`` with
-        ``sq_diff = (z - z_hat) ** 2`` in the network's scaled space and
-        ``weight = (scale_ / error_scale_) ** 2``.
+        ``sq_diff * weight`` are the per-feature errors, with ``sq_diff =
+        (z - z_hat) ** 2`` in the network's scaled space and ``weight``
+        from :meth:`_error_weights`.
         """
         weight = torch.as_tensor(
-            (self.scale_ / self.error_scale_) ** 2,
+            self._error_weights(),
             dtype=torch.float32,
             device=self._scoring_device(),
         )
@@ -616,10 +679,8 @@ def _pad(batch):
     return padded
 
 
-# The first line carries no indentation: the "%(shared)s" placeholder in the
-# class docstrings supplies it.
 SHARED_PARAMETERS_DOC = """\
-hidden_layer_sizes : tuple of int, default={hidden}
+    hidden_layer_sizes : tuple of int, default={hidden}
         Widths of the encoder's hidden layers; the decoder mirrors them.
         ``()`` gives a single linear layer each way.
 
@@ -701,14 +762,17 @@ callable, default="mse"
         per fit, as scikit-learn's estimators do.
 
     verbose : int, default=0
-        Print one line per epoch when positive.
+        0 is silent.  1 shows a progress bar of the epochs with the losses
+        and monitoring metrics (a tqdm bar in terminals and notebooks, one
+        line per epoch otherwise).  2 also shows progress of long scoring
+        calls.
 
     warm_start : bool, default=False
         Continue training the fitted network on the next call to ``fit``.
 """
 
 SHARED_ATTRIBUTES_DOC = """\
-net_ : AutoencoderNet (a skorch NeuralNet)
+    net_ : AutoencoderNet (a skorch NeuralNet)
         The trained skorch net; its ``module_`` is the torch autoencoder.
 
     n_features_in_ : int
@@ -726,6 +790,13 @@ net_ : AutoencoderNet (a skorch NeuralNet)
     validation_loss_curve_ : list of float
         Mean validation loss of each epoch (``early_stopping=True`` only).
 
+    history_ : list of dict
+        One dict per epoch: ``epoch``, ``train_loss`` and the monitoring
+        metrics ``train_mse`` and ``train_mae`` (reconstruction errors in
+        scaled units, whatever the loss), plus ``valid_loss``, ``valid_mse``
+        and ``valid_mae`` with ``early_stopping=True``.
+        ``pd.DataFrame(history_)`` makes it a table.
+
     center_, scale_ : ndarray of shape (`n_features_in_`,)
         Network inputs are ``(X - center_) / scale_``.
 
@@ -733,3 +804,15 @@ net_ : AutoencoderNet (a skorch NeuralNet)
         Training standard deviation of each feature (1 for constant ones):
         the unit of reconstruction errors.
 """
+
+
+def fill_docstring(cls, parameters, attributes=SHARED_ATTRIBUTES_DOC):
+    """Put the shared parameter and attribute docs into ``cls.__doc__``.
+
+    The class docstring holds ``%(shared)s`` and ``%(attributes)s`` on lines
+    of their own at the section indentation.
+    """
+    cls.__doc__ = inspect.cleandoc(cls.__doc__) % {
+        "shared": textwrap.dedent(parameters).strip("\n"),
+        "attributes": textwrap.dedent(attributes).strip("\n"),
+    }

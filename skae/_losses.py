@@ -151,6 +151,12 @@ class ReconstructionLoss(nn.Module):
         self.sparsity_weight = sparsity_weight
         self.kl_weight = kl_weight
 
+    @property
+    def is_plain_mse(self):
+        """Whether the loss is the mean squared reconstruction error alone."""
+        spec = self.spec
+        return spec.reconstruction is _mse and not (spec.code_penalty or spec.variational)
+
     def forward(self, output, target):
         reconstruction, code, log_var = output
         loss = self.spec.reconstruction(target, reconstruction, self.huber_delta)

@@ -8,6 +8,8 @@ stays at the size of the input and no Python work is done per row.
 
 import copy
 import math
+import shutil
+import sys
 import time
 import warnings
 from collections import deque
@@ -17,8 +19,9 @@ import scipy.sparse as sp
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
+from tqdm.auto import tqdm
 
-__all__ = ["AutoencoderNet", "RowSource", "ScaledRows", "SliceIterator"]
+__all__ = ["AutoencoderNet", "RowSource", "ScaledRows", "SliceIterator", "TrimRows"]
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -215,17 +218,81 @@ class AutoencoderNet(NeuralNet):
         return step
 
     def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        """One pass; records ``{prefix}_loss``, ``_mse`` and ``_mae`` once.
+
+        The monitoring metrics (reconstruction MSE and MAE in scaled units,
+        whatever the loss) are summed on the device from each step's output,
+        with no extra pass and one synchronization per epoch.
+        """
         if iterator is None:
             return
         self._set_training(training)
-        total = torch.zeros((), device=self.device)
-        count = 0
+        loss_sum, se_sum, ae_sum = (torch.zeros((), device=self.device) for _ in range(3))
+        count = width = 0
+        # When the loss is exactly the reconstruction MSE, it is the metric.
+        loss_is_mse = self.criterion_.is_plain_mse
         for batch in iterator:
             step = step_fn(batch)
-            n = len(batch[0])
-            total.add_(step["loss"].detach(), alpha=n)
+            n, width = batch[1].shape
+            diff = (step["y_pred"][0].detach() - batch[1]).view(-1)
+            loss_sum.add_(step["loss"].detach(), alpha=n)
+            if loss_is_mse:
+                se_sum.add_(step["loss"].detach(), alpha=n * width)
+            else:
+                se_sum.add_(torch.dot(diff, diff))  # one kernel, no temporaries
+            ae_sum.add_(torch.linalg.vector_norm(diff, 1))
             count += n
-        self.history.record(prefix + "_loss", (total / max(count, 1)).item())
+        loss, se, ae = torch.stack([loss_sum, se_sum, ae_sum]).tolist()
+        self.history.record(prefix + "_loss", loss / max(count, 1))
+        self.history.record(prefix + "_mse", se / max(count * width, 1))
+        self.history.record(prefix + "_mae", ae / max(count * width, 1))
+
+
+METRICS = ("train_loss", "train_mse", "train_mae", "valid_loss", "valid_mse", "valid_mae")
+
+
+def _short(metric):
+    """``train_mse`` -> ``mse``, ``valid_mse`` -> ``val_mse``."""
+    return metric.replace("train_", "").replace("valid_", "val_")
+
+
+class Progress:
+    """Per-epoch feedback: a tqdm bar in terminals and notebooks, else lines.
+
+    Parameters
+    ----------
+    total : int
+        Epochs planned.
+    stream : file-like
+        Where to write (``sys.stderr``).
+    """
+
+    def __init__(self, total, stream):
+        self.stream = stream
+        self.bar = None
+        interactive = "ipykernel" in sys.modules or getattr(stream, "isatty", lambda: False)()
+        if interactive:
+            # A terminal that reports no size (some pseudo-terminals) would
+            # make tqdm draw nothing: fall back to 100 x 20.
+            size = shutil.get_terminal_size((100, 20))
+            self.bar = tqdm(
+                total=total, unit="epoch", file=stream, ncols=size.columns, nrows=size.lines
+            )
+
+    def update(self, epoch, row, seconds):
+        shown = {
+            k.replace("train_", "").replace("valid_", "val_"): row[k] for k in METRICS if k in row
+        }
+        if self.bar is not None:
+            self.bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()}, refresh=False)
+            self.bar.update(1)
+        else:
+            values = ", ".join(f"{k}={v:.6g}" for k, v in shown.items())
+            print(f"epoch {epoch}: {values}, {seconds:.2f}s", file=self.stream, flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
 
 
 class TrainingMonitor(Callback):
@@ -253,7 +320,9 @@ class TrainingMonitor(Callback):
     restore_best : bool
         Restore the weights of the best epoch of ``monitor`` at the end.
     verbose : int
-        Print one line per epoch when > 0.
+        Show per-epoch progress (see :class:`Progress`) when > 0.
+    total_epochs : int
+        Epochs planned, for the progress bar.
     """
 
     def __init__(
@@ -263,12 +332,14 @@ class TrainingMonitor(Callback):
         monitor="train_loss",
         restore_best=False,
         verbose=0,
+        total_epochs=None,
     ):
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.monitor = monitor
         self.restore_best = restore_best
         self.verbose = verbose
+        self.total_epochs = total_epochs
 
     def on_train_begin(self, net, **kwargs):
         self.stop_reason = None
@@ -280,6 +351,7 @@ class TrainingMonitor(Callback):
         self.finite_states = deque(maxlen=KEPT_STATES)  # (epochs_done, state)
         self.in_epoch = False
         self._tic = time.perf_counter()
+        self.progress = Progress(self.total_epochs, sys.stderr) if self.verbose > 0 else None
 
     def on_epoch_begin(self, net, **kwargs):
         self.in_epoch = True
@@ -293,9 +365,8 @@ class TrainingMonitor(Callback):
             raise _StopTraining
         self.epochs_done += 1
         self.finite_states.append((self.epochs_done, _state_copy(net.module_)))
-        if self.verbose > 0:
-            shown = ", ".join(f"{k}={row[k]:.6g}" for k in ("train_loss", "valid_loss") if k in row)
-            print(f"epoch {len(net.history)}: {shown}, {time.perf_counter() - self._tic:.2f}s")
+        if self.progress is not None:
+            self.progress.update(len(net.history), row, time.perf_counter() - self._tic)
         if self.n_iter_no_change is None:
             return
         loss = row[self.monitor]
@@ -324,9 +395,74 @@ class TrainingMonitor(Callback):
             self.finite_states.pop()
             self.epochs_done = self.finite_states[-1][0] if self.finite_states else 0
             net.module_.load_state_dict(self._latest_state())
+        if self.progress is not None:
+            self.progress.close()
+        # Nothing of a finished training stays in the monitor: it is pickled
+        # with the estimator.
+        self.progress = self.best_state = self.start_state = None
+        self.finite_states.clear()
 
     def _latest_state(self):
         return self.finite_states[-1][1] if self.finite_states else self.start_state
+
+
+class TrimRows(Callback):
+    """Robust training: drop the worst-reconstructed rows once, mid-training.
+
+    At the start of epoch ``after_epoch + 1`` it scores every training row
+    with the module as trained so far (eval mode, mean squared error in the
+    network's scaled space) and trains the remaining epochs on the
+    ``1 - fraction`` best-reconstructed rows only, so that the outliers
+    hidden in the training data stop shaping the model.  The training
+    dataset is restored at the end of training.
+
+    Parameters
+    ----------
+    fraction : float in [0, 1)
+        Share of training rows dropped.
+    after_epoch : int
+        Epochs trained on all rows first.
+    """
+
+    def __init__(self, fraction=0.0, after_epoch=0):
+        self.fraction = fraction
+        self.after_epoch = after_epoch
+
+    def on_train_begin(self, net, **kwargs):
+        self.epoch = 0
+        self.dataset = None
+
+    def on_epoch_begin(self, net, dataset_train=None, **kwargs):
+        self.epoch += 1
+        if self.epoch != self.after_epoch + 1 or self.fraction <= 0 or dataset_train is None:
+            return
+        n_keep = len(dataset_train) - int(self.fraction * len(dataset_train))
+        if n_keep < 1 or n_keep == len(dataset_train):
+            return
+        errors = _row_errors(net, dataset_train)
+        keep = torch.argsort(errors, stable=True)[:n_keep].sort().values
+        self.dataset, self.indices = dataset_train, dataset_train.indices
+        dataset_train.indices = keep if self.indices is None else self.indices[keep]
+
+    def on_train_end(self, net, **kwargs):
+        if self.dataset is not None:
+            self.dataset.indices = self.indices
+            self.dataset = None
+
+
+def _row_errors(net, dataset):
+    """Mean squared reconstruction error of every row of ``dataset``, in order."""
+    module = net.module_
+    was_training = module.training
+    module.eval()
+    errors = []
+    try:
+        with torch.inference_mode():
+            for xb, _ in net.get_iterator(dataset, training=False):
+                errors.append((module(xb)[0] - xb).square().mean(dim=1).cpu())
+    finally:
+        module.train(was_training)
+    return torch.nan_to_num(torch.cat(errors), nan=torch.inf)
 
 
 class _StopTraining(KeyboardInterrupt):
@@ -334,7 +470,9 @@ class _StopTraining(KeyboardInterrupt):
 
 
 def _state_copy(module):
-    return copy.deepcopy(module.state_dict())
+    # Cloning each tensor is several times faster than deepcopy, which
+    # costed a small network a quarter of its training time.
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
 def _outputs_finite(net, dataset):

@@ -3,56 +3,56 @@
 from numbers import Integral
 
 import pandas as pd
-from sklearn import get_config
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import SHARED_ATTRIBUTES_DOC, SHARED_PARAMETERS_DOC, BaseAutoencoder
+from ._base import SHARED_PARAMETERS_DOC, BaseAutoencoder, fill_docstring
+from ._utils import output_format
 
 
 class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseAutoencoder):
     """Autoencoder dimensionality reduction.
 
-        Trains a fully connected autoencoder and encodes rows into
-        ``n_components`` columns.  It scales its inputs itself, accepts dense and
-        sparse input, and works inside a ``Pipeline`` and ``GridSearchCV``.
+    Trains a fully connected autoencoder and encodes rows into
+    ``n_components`` columns.  It scales its inputs itself, accepts dense and
+    sparse input, and works inside a ``Pipeline`` and ``GridSearchCV``.
 
-        Parameters
-        ----------
-        n_components : int, default=2
-            Size of the code.  It may exceed the number of features (an
-            overcomplete code); then use "sparse", "denoise" or dropout so that
-            the network does not simply learn the identity.
+    Parameters
+    ----------
+    n_components : int, default=2
+        Size of the code.  It may exceed the number of features (an
+        overcomplete code); then use "sparse", "denoise" or dropout so that
+        the network does not simply learn the identity.
 
     %(shared)s
-        Attributes
-        ----------
+    Attributes
+    ----------
     %(attributes)s
-        See Also
-        --------
-        AutoencoderOutlierDetector : Outlier scores from the same networks.
-        sklearn.decomposition.PCA : The linear baseline.
+    See Also
+    --------
+    AutoencoderOutlierDetector : Outlier scores from the same networks.
+    sklearn.decomposition.PCA : The linear baseline.
 
-        Notes
-        -----
-        :meth:`score` is minus the mean reconstruction error in standardized
-        units, independent of the training loss, so ``GridSearchCV`` without a
-        ``scoring`` argument can choose the loss.
+    Notes
+    -----
+    :meth:`score` is minus the mean reconstruction error in standardized
+    units, independent of the training loss, so ``GridSearchCV`` without a
+    ``scoring`` argument can choose the loss.
 
-        Examples
-        --------
-        >>> from sklearn.datasets import load_wine
-        >>> from skae import AutoencoderTransformer
-        >>> X, _ = load_wine(return_X_y=True)
-        >>> ae = AutoencoderTransformer(n_components=2, max_iter=20, random_state=0)
-        >>> ae.fit_transform(X).shape
-        (178, 2)
-        >>> ae.inverse_transform(ae.transform(X[:3])).shape
-        (3, 13)
-        >>> ae.get_feature_names_out().tolist()
-        ['autoencodertransformer0', 'autoencodertransformer1']
+    Examples
+    --------
+    >>> from sklearn.datasets import load_wine
+    >>> from skae import AutoencoderTransformer
+    >>> X, _ = load_wine(return_X_y=True)
+    >>> ae = AutoencoderTransformer(n_components=2, max_iter=20, random_state=0)
+    >>> ae.fit_transform(X).shape
+    (178, 2)
+    >>> ae.inverse_transform(ae.transform(X[:3])).shape
+    (3, 13)
+    >>> ae.get_feature_names_out().tolist()
+    ['autoencodertransformer0', 'autoencodertransformer1']
     """
 
     def __init__(
@@ -109,6 +109,27 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     def _after_fit(self, X):
         self._n_features_out = self._n_components()
 
+    def transform(self, X):
+        """Encode ``X`` into ``n_components`` columns.
+
+        For ``loss="vae"`` this is the posterior mean, so it is
+        deterministic.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to encode.
+
+        Returns
+        -------
+        codes : ndarray or DataFrame of shape (n_samples, n_components)
+            The codes; a DataFrame with columns ``autoencodertransformer0, ...``
+            when pandas output is set with ``set_output``.
+        """
+        # Defined here, not only inherited, so that scikit-learn's set_output
+        # wraps it (it wraps the methods a class defines itself).
+        return super().transform(X)
+
     @validate_params(
         {
             "n_samples": [Interval(Integral, 1, None, closed="left")],
@@ -153,7 +174,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             )
         codes = check_random_state(random_state).standard_normal((n_samples, self._n_components()))
         X_new = self._decode(codes)
-        if _output_format(self) == "pandas":
+        if output_format(self) == "pandas":
             columns = getattr(self, "feature_names_in_", None)
             if columns is None:
                 columns = [f"x{i}" for i in range(self.n_features_in_)]
@@ -161,15 +182,9 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         return X_new
 
 
-def _output_format(estimator):
-    """The container ``set_output`` (or the global config) asks for."""
-    config = getattr(estimator, "_sklearn_output_config", {})
-    return config.get("transform", get_config()["transform_output"])
-
-
-AutoencoderTransformer.__doc__ = AutoencoderTransformer.__doc__ % {
-    "shared": SHARED_PARAMETERS_DOC.format(
+fill_docstring(
+    AutoencoderTransformer,
+    SHARED_PARAMETERS_DOC.format(
         hidden="(64,)", dropout="0.0", lr="1e-3", batch="256", max_iter="200"
     ),
-    "attributes": SHARED_ATTRIBUTES_DOC,
-}
+)

@@ -1,13 +1,22 @@
 """Helpers without estimator state: running statistics, threads, seeding."""
 
 import os
+import time
 from contextlib import contextmanager
 
 import numpy as np
 import scipy.sparse as sp
 import torch
+from sklearn import get_config
 
-__all__ = ["RunningStats", "check_numeric", "iter_chunks", "torch_threads", "thread_budget"]
+__all__ = [
+    "RunningStats",
+    "check_numeric",
+    "iter_chunks",
+    "output_format",
+    "torch_threads",
+    "thread_budget",
+]
 
 # Rows per statistics chunk: its float64 copy is the only memory fit adds
 # beyond the input (8192 x 100 features = 6 MiB), and it is faster than 65536.
@@ -130,6 +139,33 @@ def thread_budget():
     return max(1, min(torch.get_num_threads(), cores))
 
 
+def idle_cores(interval=0.05):
+    """Cores left idle by every process on the machine, sampled over ``interval``.
+
+    Read from ``/proc/stat`` (Linux); elsewhere from the 1-minute load
+    average.  The caller sleeps while sampling, so its own work is not
+    counted.
+    """
+    cores = os.cpu_count() or 1
+    try:
+        before = _cpu_times()
+        time.sleep(interval)
+        after = _cpu_times()
+    except OSError:
+        try:
+            return max(0.0, cores - os.getloadavg()[0])
+        except OSError:  # pragma: no cover - no load average either
+            return float(cores)
+    total = sum(after) - sum(before)
+    idle = (after[3] + after[4]) - (before[3] + before[4])  # idle + iowait
+    return cores * idle / total if total > 0 else float(cores)
+
+
+def _cpu_times():
+    with open("/proc/stat") as f:
+        return [int(v) for v in f.readline().split()[1:]]
+
+
 @contextmanager
 def torch_threads(n_threads):
     """Run a block with ``n_threads`` intra-op threads, then restore."""
@@ -141,3 +177,9 @@ def torch_threads(n_threads):
     finally:
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)
+
+
+def output_format(estimator):
+    """The container ``set_output`` (or the global config) asks for."""
+    config = getattr(estimator, "_sklearn_output_config", {})
+    return config.get("transform", get_config()["transform_output"])

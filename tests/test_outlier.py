@@ -68,3 +68,90 @@ def test_transform_gives_codes(planted):
     det = AutoencoderOutlierDetector(**FAST).fit(X)
     assert det.transform(X).shape == (len(X), 3)  # n_components defaults to n_features // 2
     assert det.inverse_transform(det.transform(X)).shape == X.shape
+
+
+@pytest.fixture(scope="module")
+def planted_column():
+    """Correlated inliers; rows 0-4 break the pattern in column 3 only."""
+    rng = np.random.RandomState(1)
+    latent = rng.normal(size=(400, 2))
+    X = latent @ rng.normal(size=(2, 6)) + 0.05 * rng.normal(size=(400, 6))
+    X[:5, 3] += 6 * X[:, 3].std()
+    return X
+
+
+@pytest.mark.parametrize("error_normalization", [None, "median"])
+def test_feature_errors_add_up_to_the_score(planted, error_normalization):
+    X, _ = planted
+    det = AutoencoderOutlierDetector(error_normalization=error_normalization, **FAST).fit(X)
+    errors = det.feature_errors(X)
+    assert errors.shape == X.shape
+    np.testing.assert_allclose(errors.mean(axis=1), -det.score_samples(X), rtol=1e-5)
+    if error_normalization == "median":
+        # Each feature's error is in units of its median over the training rows.
+        np.testing.assert_allclose(np.median(errors, axis=0), 1.0, rtol=1e-5)
+    else:
+        assert det.error_median_ is None
+
+
+@pytest.mark.parametrize("error_normalization", [None, "median"])
+def test_feature_errors_point_at_the_planted_column(planted_column, error_normalization):
+    X = planted_column
+    det = AutoencoderOutlierDetector(error_normalization=error_normalization, **FAST).fit(X)
+    errors = det.feature_errors(X[:5])
+    np.testing.assert_array_equal(errors.argmax(axis=1), 3)
+
+
+def test_feature_errors_honour_pandas_output(planted_column):
+    pd = pytest.importorskip("pandas")
+    columns = [f"sensor_{i}" for i in range(6)]
+    frame = pd.DataFrame(planted_column, columns=columns, index=np.arange(400) + 1000)
+    det = AutoencoderOutlierDetector(**FAST).fit(frame)
+    assert isinstance(det.feature_errors(frame), np.ndarray)
+    det.set_output(transform="pandas")
+    errors = det.feature_errors(frame.iloc[:5])
+    assert isinstance(errors, pd.DataFrame)
+    assert list(errors.columns) == columns
+    assert list(errors.index) == [1000, 1001, 1002, 1003, 1004]
+    assert (errors.idxmax(axis=1) == "sensor_3").all()
+    np.testing.assert_allclose(errors.mean(axis=1), -det.score_samples(frame.iloc[:5]), rtol=1e-5)
+    codes = det.transform(frame)
+    assert list(codes.columns) == [f"autoencoderoutlierdetector{i}" for i in range(3)]
+    # Without feature names, columns are x0, x1, ...
+    plain = AutoencoderOutlierDetector(**FAST).set_output(transform="pandas").fit(planted_column)
+    assert list(plain.feature_errors(planted_column[:2]).columns) == [f"x{i}" for i in range(6)]
+
+
+def test_max_steps_caps_the_epochs(planted):
+    X, _ = planted  # 315 rows: 5 batches of 64 per epoch
+    params = {**FAST, "max_iter": 100, "batch_size": 64, "n_iter_no_change": 1000}
+    det = AutoencoderOutlierDetector(max_steps=20, **params).fit(X)
+    assert det.n_iter_ == 4
+    # The budget never adds epochs beyond max_iter, and trains at least one.
+    assert (
+        AutoencoderOutlierDetector(max_steps=10_000, **{**params, "max_iter": 7}).fit(X).n_iter_
+        == 7
+    )
+    assert AutoencoderOutlierDetector(max_steps=1, **params).fit(X).n_iter_ == 1
+
+
+def test_trimming_drops_the_worst_rows_and_keeps_the_data(planted):
+    X, y = planted
+    det = AutoencoderOutlierDetector(trim_fraction=0.2, contamination=0.05, **FAST).fit(X)
+    trim = dict(det.net_.callbacks_)["trim"]
+    assert trim.fraction == 0.2 and trim.after_epoch == 9  # 30 % of max_iter=30
+    assert trim.dataset is None  # the training rows were restored
+    assert roc_auc_score(y, det.score_samples(X)) > 0.95
+    # Trimming is part of fit only; it changes the model.
+    plain = AutoencoderOutlierDetector(trim_fraction=0.0, contamination=0.05, **FAST).fit(X)
+    assert not np.allclose(plain.score_samples(X), det.score_samples(X))
+
+
+@pytest.mark.parametrize("contamination", ["auto", 0.05])
+def test_contamination_with_default_training(planted, contamination):
+    """The default training setup flags the planted outliers, not the inliers."""
+    X, y = planted
+    det = AutoencoderOutlierDetector(contamination=contamination, random_state=0).fit(X)
+    flagged = det.predict(X) == -1
+    assert np.mean(flagged[y == -1]) >= 0.9
+    assert np.mean(flagged[y == 1]) <= (0.05 if contamination == 0.05 else 0.1)

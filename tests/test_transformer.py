@@ -66,6 +66,11 @@ def test_set_output_pandas_names_flow_through_pipeline(wine):
     assert isinstance(codes, pd.DataFrame)
     assert list(codes.columns) == [f"autoencodertransformer{i}" for i in range(3)]
     assert list(pipe[-1].feature_names_in_) == list(frame.columns)
+    # transform on its own honours set_output too, not only fit_transform.
+    again = pipe.transform(frame)
+    assert isinstance(again, pd.DataFrame)
+    direct = AutoencoderTransformer(n_components=3, **FAST).set_output(transform="pandas")
+    assert isinstance(direct.fit(frame).transform(frame), pd.DataFrame)
 
 
 def test_inverse_transform_returns_original_units(wine):
@@ -164,3 +169,13 @@ def test_linear_autoencoder_matches_pca(k):
     assert error(pca, X_train) <= error(ae, X_train) * (1 + 1e-6)
     assert error(ae, X_train) <= 1.03 * error(pca, X_train)
     assert error(ae, X_test) <= 1.03 * error(pca, X_test)
+
+
+def test_notebook_display_shows_parameters_not_the_network(wine):
+    X, _ = wine
+    est = AutoencoderTransformer(n_components=3, **FAST).fit(X)
+    html = est._repr_html_()
+    assert "AutoencoderTransformer" in html and "n_components" in html
+    text = repr(est)
+    assert text.startswith("AutoencoderTransformer(") and "n_components=3" in text
+    assert "Linear" not in text and "Sequential" not in text
