@@ -90,7 +90,7 @@ class AutoencoderOutlierDetector(
         Threshold on :meth:`score_samples`; ``decision_function`` is
         ``score_samples - offset_``.
 
-    error_median_ : ndarray of shape (n_features_in_,) or None
+    error_median_ : ndarray of shape (`n_features_in_`,) or None
         Median over the training rows of each feature's squared
         standardized error (at least 1 %% of their mean over features),
         estimated on every ``n_samples // 10000``-th training row (all
