@@ -590,21 +590,11 @@ class BaseAutoencoder(BaseEstimator):
         """
         return float(np.mean(self.score_samples(X)))
 
-    def transform(self, X):
-        """Encode ``X`` into ``n_components`` columns.
+    def _encode(self, X):
+        """Codes of ``X`` (posterior means for a VAE), batch by batch.
 
-        For ``loss="vae"`` this is the posterior mean, so it is
-        deterministic.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Rows to encode.
-
-        Returns
-        -------
-        codes : ndarray of shape (n_samples, n_components)
-            The codes.
+        The public ``transform`` is defined by each estimator, so that
+        scikit-learn's ``set_output`` wraps it.
         """
         X = self._check_X(X)
         out = np.empty((X.shape[0], self.net_.module_.n_components), dtype=np.float64)

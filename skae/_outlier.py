@@ -272,7 +272,7 @@ class AutoencoderOutlierDetector(
             ...`` when pandas output is set with ``set_output``.
         """
         # Defined here, not only inherited, so that set_output wraps it.
-        return super().transform(X)
+        return self._encode(X)
 
     def feature_errors(self, X):
         """Each feature's share of each row's reconstruction error.

@@ -128,7 +128,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         """
         # Defined here, not only inherited, so that scikit-learn's set_output
         # wraps it (it wraps the methods a class defines itself).
-        return super().transform(X)
+        return self._encode(X)
 
     @validate_params(
         {
