@@ -13,8 +13,8 @@ shorter repeats).  ``--help`` lists the options:
 - ``--networks small,medium,wide,xwide,large,large-b1024``: which networks to run.
 - ``--score-rows N`` (default 200,000): the most rows a ``score_samples`` call
   scores (fewer for networks where that would take longer than the target).
-- ``--no-busy`` / ``--no-idle``: skip a condition; ``--no-joblib``: skip the
-  joblib / GridSearchCV check.
+- ``--no-busy`` / ``--no-idle``: skip a condition (both: only the joblib
+  check runs); ``--no-joblib``: skip the joblib / GridSearchCV check.
 - ``--wait-idle S`` (default 60): before each idle block, wait up to ``S``
   seconds for other processes to use less than 0.3 cores (on a shared
   machine the idle condition may still not be idle; see "other").
@@ -297,7 +297,7 @@ def fmt_work(w):
 def print_table(cases, conditions, settings, results, chosen, many):
     head = (
         f"{'network':<12} {'layers':<24} {'batch':>5} {'task':<5} {'rows':>7} "
-        f"{'madds/batch':>11} {'cond':<4} {'other':>5} {'t1 s':>7} {f't{many} s':>7} "
+        f"{'madds/batch':>11} {'cond':<4} {'other':>5} {'o.max':>5} {'t1 s':>7} {f't{many} s':>7} "
         f"{'policy s':>8} {'pol.thr':>7} {'pol/best':>8} {f't{many}/t1':>7}"
     )
     print(head)
@@ -312,9 +312,8 @@ def print_table(cases, conditions, settings, results, chosen, many):
                 for n in settings:
                     walls = [r[0] for r in results[(case.name, task, cond, n)]]
                     med[n] = statistics.median(walls)
-                other = statistics.median(
-                    r[2] for n in settings for r in results[(case.name, task, cond, n)]
-                )
+                others = [r[2] for n in settings for r in results[(case.name, task, cond, n)]]
+                other, other_max = statistics.median(others), max(others)
                 t1, tm, tp = med[1], med[many], med[None]
                 best = min(t1, tm)
                 chose = sorted(set(chosen[(case.name, task, cond)]))
@@ -323,22 +322,25 @@ def print_table(cases, conditions, settings, results, chosen, many):
                 print(
                     f"{case.name:<12} {layers:<24} {batch_shown:>5} {task:<5} "
                     f"{case.rows[task]:>7} {fmt_work(case.work[task]):>11} {cond:<4} "
-                    f"{other:>5.2f} {t1:>7.3f} {tm:>7.3f} {tp:>8.3f} {chose_s:>7} "
-                    f"{tp / best:>8.2f} {tm / t1:>7.2f}"
+                    f"{other:>5.2f} {other_max:>5.2f} {t1:>7.3f} {tm:>7.3f} {tp:>8.3f} "
+                    f"{chose_s:>7} {tp / best:>8.2f} {tm / t1:>7.2f}"
                 )
-                rows.append((case.work[task], cond, t1, tm))
+                rows.append((case.work[task], cond, t1, tm, tp))
     return rows
 
 
 def print_thresholds(rows, many):
     """Worst and geometric-mean ratio to the best fixed setting for each candidate rule."""
+    if not rows:
+        return
     works = sorted({w for w, *_ in rows})
     candidates = [("always 1", math.inf)]
     candidates += [(f">= {fmt_work(w)}", w) for w in works]
-    candidates += [(f"always {many}", 0.0)]
+    candidates += [(f"always {many}", 0.0), ("shipped policy", None)]
     print()
     print(f"Rule: use {many} threads when multiply-adds per batch >= threshold, else 1.")
-    print("Ratios are the rule's median time over the better of 1 and N threads, over all rows.")
+    print("Ratios are the rule's median time over the better of 1 and N threads, over all rows;")
+    print("the last line is the policy as shipped, measured (its own timings, not replayed).")
     head = (
         f"{'threshold':<14} {'worst':>6} {'geomean':>8} {'worst idle':>10} "
         f"{'worst busy':>10} {'total s':>8}"
@@ -347,8 +349,8 @@ def print_thresholds(rows, many):
     print("-" * len(head))
     for label, thr in candidates:
         ratios, per_cond, total = [], {}, 0.0
-        for w, cond, t1, tm in rows:
-            t = tm if w >= thr else t1
+        for w, cond, t1, tm, tp in rows:
+            t = tp if thr is None else tm if w >= thr else t1
             r = t / min(t1, tm)
             ratios.append(r)
             per_cond.setdefault(cond, []).append(r)
@@ -402,15 +404,11 @@ def joblib_check():
         f"thread_budget()={thread_budget()}, CPU affinity={len(os.sched_getaffinity(0))}, "
         f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}"
     )
-    out = Parallel(n_jobs=2)(delayed(_worker_threads)(i) for i in range(4))
-    for pid, omp, nt, tb in out:
-        print(
-            f"  Parallel(n_jobs=2) worker pid {pid}: OMP_NUM_THREADS={omp}, "
-            f"torch.get_num_threads()={nt}, thread_budget()={tb}"
-        )
     X = make_data(2048, 20, seed=5)
-    # A batch size big enough that the policy would pick thread_budget() threads
-    # in this process, to show the workers still get one.
+    # A network big enough that the policy picks thread_budget() threads in
+    # this process (on an idle machine), to show the workers still get one.
+    # Asked before any worker runs: right after joblib workers finish, their
+    # threads still spin for a moment and a load-aware policy sees busy cores.
     big = AutoencoderTransformer(
         n_components=8,
         hidden_layer_sizes=(2048, 2048),
@@ -423,6 +421,13 @@ def joblib_check():
         in_main = big._threads(big.batch_size)
     except Exception as exc:  # private API changed: report, do not fail
         in_main = f"? ({type(exc).__name__})"
+    print(f"  policy threads for that network in this process: {in_main}")
+    out = Parallel(n_jobs=2)(delayed(_worker_threads)(i) for i in range(4))
+    for pid, omp, nt, tb in out:
+        print(
+            f"  Parallel(n_jobs=2) worker pid {pid}: OMP_NUM_THREADS={omp}, "
+            f"torch.get_num_threads()={nt}, thread_budget()={tb}"
+        )
     search = GridSearchCV(
         big,
         {"learning_rate_init": [1e-3, 3e-3]},
@@ -437,7 +442,6 @@ def joblib_check():
     )
     search.fit(X)
     res = search.cv_results_
-    print(f"  policy threads for that network in this process: {in_main}")
     for key in ("torch_threads_after_fit", "thread_budget", "policy_threads"):
         values = sorted({int(res[f"split{i}_test_{key}"][j]) for i in range(2) for j in range(2)})
         print(f"  GridSearchCV(n_jobs=2) workers, {key}: {values}")
@@ -496,7 +500,7 @@ def main(argv=None):
         print("only one core available: nothing to compare")
 
     cases = []
-    for name in names:
+    for name in names if conditions else []:
         spec = NETWORKS[name]
         fit_rows, score_rows = calibrate(name, spec, args.target_seconds, args.score_rows)
         case = Case(name, spec, fit_rows, score_rows)
@@ -533,8 +537,9 @@ def main(argv=None):
 
     print()
     print(
-        "Median wall seconds. 'other' = CPU used by other processes during the calls, in cores "
-        "(busy adds ~1). pol.thr = threads the shipped policy chose. "
+        "Median wall seconds. 'other' = median CPU used by other processes during the calls, "
+        "in cores (busy adds ~1); 'o.max' = its maximum over the calls. "
+        "pol.thr = threads the shipped policy chose. "
         f"pol/best = policy time / min(t1, t{many})."
     )
     rows = print_table(cases, conditions, settings, results, chosen, many)

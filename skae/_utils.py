@@ -1,7 +1,6 @@
 """Helpers without estimator state: running statistics, threads, seeding."""
 
 import os
-import time
 from contextlib import contextmanager
 
 import numpy as np
@@ -139,31 +138,23 @@ def thread_budget():
     return max(1, min(torch.get_num_threads(), cores))
 
 
-def idle_cores(interval=0.05):
-    """Cores left idle by every process on the machine, sampled over ``interval``.
+def idle_cores():
+    """Cores not running any other process right now.
 
-    Read from ``/proc/stat`` (Linux); elsewhere from the 1-minute load
-    average.  The caller sleeps while sampling, so its own work is not
-    counted.
+    Read from the instantaneous count of runnable threads in
+    ``/proc/loadavg`` (Linux, about 10 microseconds; the count includes the
+    caller itself); elsewhere from the 1-minute load average.
     """
     cores = os.cpu_count() or 1
     try:
-        before = _cpu_times()
-        time.sleep(interval)
-        after = _cpu_times()
-    except OSError:
+        with open("/proc/loadavg") as f:
+            running = int(f.read().split()[3].split("/")[0])
+        return float(max(0, cores - (running - 1)))
+    except (OSError, ValueError, IndexError):
         try:
             return max(0.0, cores - os.getloadavg()[0])
         except OSError:  # pragma: no cover - no load average either
             return float(cores)
-    total = sum(after) - sum(before)
-    idle = (after[3] + after[4]) - (before[3] + before[4])  # idle + iowait
-    return cores * idle / total if total > 0 else float(cores)
-
-
-def _cpu_times():
-    with open("/proc/stat") as f:
-        return [int(v) for v in f.readline().split()[1:]]
 
 
 @contextmanager
