@@ -332,3 +332,56 @@ def test_import_mutates_no_global_state():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "clean"
+
+
+def test_model_saved_from_cuda_loads_on_a_cpu_only_machine(tmp_path):
+    # tests/test_gpu.py checks this with a real GPU.  Here, on any machine,
+    # the pickle is written with every tensor storage tagged "cuda:0", byte for
+    # byte what torch writes for tensors that live on a GPU, so loading it
+    # without a map to the CPU fails (the control below).
+    save = textwrap.dedent(
+        f"""
+        import pickle, numpy as np, torch
+        from torch import serialization
+        from skae import AutoencoderOutlierDetector
+
+        X = np.random.RandomState(0).normal(size=(200, 5))
+        est = AutoencoderOutlierDetector(**{TINY!r}).fit(X)
+        np.save({str(tmp_path / "X.npy")!r}, X)
+        np.save({str(tmp_path / "expected.npy")!r}, est.score_samples(X))
+        serialization.register_package(0, lambda storage: "cuda:0", lambda obj, loc: None)
+        est.set_params(device="cuda")
+        est.net_.device = "cuda"
+        open({str(tmp_path / "model.pkl")!r}, "wb").write(pickle.dumps(est))
+        torch.save(torch.ones(3), {str(tmp_path / "control.pt")!r})
+        """
+    )
+    load = textwrap.dedent(
+        f"""
+        import pickle, warnings, numpy as np, torch
+        assert not torch.cuda.is_available()
+        try:
+            torch.load({str(tmp_path / "control.pt")!r}, weights_only=True)
+        except RuntimeError as error:
+            assert "CUDA" in str(error), error
+        else:
+            raise AssertionError("the control tensor was not tagged as CUDA memory")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            est = pickle.loads(open({str(tmp_path / "model.pkl")!r}, "rb").read())
+        assert any("not available" in str(w.message) for w in caught), caught
+        assert next(est.net_.module_.parameters()).device.type == "cpu"
+        X = np.load({str(tmp_path / "X.npy")!r})
+        np.testing.assert_array_equal(
+            est.score_samples(X), np.load({str(tmp_path / "expected.npy")!r})
+        )
+        print("ok")
+        """
+    )
+    env = {"CUDA_VISIBLE_DEVICES": "", "PATH": ""}
+    for script in (save, load):
+        result = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
