@@ -17,6 +17,7 @@ from collections import deque
 import numpy as np
 import scipy.sparse as sp
 import torch
+import torch.nn.functional as F
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 from tqdm.auto import tqdm
@@ -40,7 +41,7 @@ class RowSource:
 
     def __init__(self, X, device="cpu"):
         self.device = torch.device(device)
-        self.n_rows = X.shape[0]
+        self.n_rows, self.n_features = X.shape
         if sp.issparse(X):
             self.sparse = X.tocsr()
             self.tensor = None
@@ -125,9 +126,8 @@ class ScaledRows(torch.utils.data.Dataset):
         May return ``raw`` itself (as float32) for the identity scaling:
         callers must not modify the result in place.
         """
-        if self.identity:
-            return raw.to(torch.float32)
-        return torch.addcmul(self.shift, raw, self.inverse).to(torch.float32)
+        scaled = raw if self.identity else torch.addcmul(self.shift, raw, self.inverse)
+        return scaled if scaled.dtype == torch.float32 else scaled.to(torch.float32)
 
 
 class SliceIterator:
@@ -136,7 +136,16 @@ class SliceIterator:
     Each batch is ``(X_batch, X_batch)``: an autoencoder's target is its
     input.  Shuffling draws one permutation per pass from a private
     generator seeded by ``seed``.
+
+    Rows are gathered and scaled a chunk of whole batches at a time (about
+    ``CHUNK_ELEMENTS`` values), and each batch is a contiguous view of its
+    chunk: two kernels per chunk instead of two per batch, with memory
+    bounded by the chunk.  The batches are exactly those of a per-batch
+    gather of the same permutation.
     """
+
+    #: Values gathered and scaled at once (4 MiB of float32).
+    CHUNK_ELEMENTS = 2**20
 
     def __init__(self, dataset, batch_size, shuffle=False, seed=0):
         self.dataset = dataset
@@ -149,14 +158,14 @@ class SliceIterator:
 
     def __iter__(self):
         n, size = len(self.dataset), self.batch_size
-        if self.shuffle:
-            order = torch.randperm(n, generator=self.generator)
-            for start in range(0, n, size):
-                xb = self.dataset.batch(order[start : start + size])
-                yield xb, xb
-        else:
-            for start in range(0, n, size):
-                xb = self.dataset.batch(slice(start, start + size))
+        width = max(1, self.dataset.source.n_features)
+        chunk = size * max(1, self.CHUNK_ELEMENTS // (width * size))
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else None
+        for first in range(0, n, chunk):
+            last = min(first + chunk, n)
+            rows = self.dataset.batch(slice(first, last) if order is None else order[first:last])
+            for start in range(0, last - first, size):
+                xb = rows[start : start + size]
                 yield xb, xb
 
 
@@ -234,13 +243,13 @@ class AutoencoderNet(NeuralNet):
         for batch in iterator:
             step = step_fn(batch)
             n, width = batch[1].shape
-            diff = (step["y_pred"][0].detach() - batch[1]).view(-1)
-            loss_sum.add_(step["loss"].detach(), alpha=n)
+            y_pred, y_true, loss = step["y_pred"][0].detach(), batch[1], step["loss"].detach()
+            loss_sum.add_(loss, alpha=n)
             if loss_is_mse:
-                se_sum.add_(step["loss"].detach(), alpha=n * width)
+                se_sum.add_(loss, alpha=n * width)
             else:
-                se_sum.add_(torch.dot(diff, diff))  # one kernel, no temporaries
-            ae_sum.add_(torch.linalg.vector_norm(diff, 1))
+                se_sum.add_(F.mse_loss(y_pred, y_true, reduction="sum"))
+            ae_sum.add_(F.l1_loss(y_pred, y_true, reduction="sum"))
             count += n
         loss, se, ae = torch.stack([loss_sum, se_sum, ae_sum]).tolist()
         self.history.record(prefix + "_loss", loss / max(count, 1))

@@ -55,21 +55,31 @@ def test_loss_curve_matches_a_plain_torch_loop(n_rows):
     np.testing.assert_allclose(est.loss_curve_, expected, rtol=1e-5)
 
 
-def test_every_row_is_seen_once_per_epoch(monkeypatch):
+@pytest.mark.parametrize("chunk", [None, 64])  # batches from one chunk, and from several
+def test_every_row_is_seen_once_per_epoch(monkeypatch, chunk):
     from skae import _net
 
-    seen = []
-    original = _net.ScaledRows.batch
+    if chunk is not None:
+        # 64 values of 3 features hold two whole batches of 8: each chunk
+        # gathers 16 rows, and the last one the 2 left over.
+        monkeypatch.setattr(_net.SliceIterator, "CHUNK_ELEMENTS", chunk)
+    batches = []
+    original = _net.AutoencoderNet.train_step
 
-    def spy(self, positions):
-        batch = original(self, positions)
-        seen.append(len(batch))
-        return batch
+    def spy(self, batch, **fit_params):
+        batches.append(batch[0].clone())
+        return original(self, batch, **fit_params)
 
-    monkeypatch.setattr(_net.ScaledRows, "batch", spy)
-    X = np.random.RandomState(0).normal(size=(130, 3))
-    AutoencoderTransformer(batch_size=32, max_iter=3, n_iter_no_change=10, random_state=0).fit(X)
-    # 3 epochs of 130 rows (4 full batches and one of 2), plus the final
-    # finiteness check over all rows.
-    assert sum(seen) == 4 * 130
-    assert seen[:5] == [32, 32, 32, 32, 2]
+    monkeypatch.setattr(_net.AutoencoderNet, "train_step", spy)
+    X = np.random.RandomState(0).normal(size=(130, 3)).astype(np.float32)
+    AutoencoderTransformer(
+        batch_size=8, max_iter=3, n_iter_no_change=10, scaling=None, random_state=0
+    ).fit(X)
+    # 3 epochs of 130 rows: 16 full batches and one of 2 each.
+    assert [len(b) for b in batches] == 3 * ([8] * 16 + [2])
+    epochs = [torch.cat(batches[i * 17 : (i + 1) * 17]).numpy() for i in range(3)]
+    for rows in epochs:
+        np.testing.assert_array_equal(np.unique(rows, axis=0), np.unique(X, axis=0))
+    # Shuffled, and differently in each epoch.
+    assert not np.array_equal(epochs[0], X)
+    assert not np.array_equal(epochs[0], epochs[1])
