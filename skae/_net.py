@@ -17,7 +17,6 @@ from collections import deque
 import numpy as np
 import scipy.sparse as sp
 import torch
-import torch.nn.functional as F
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 from tqdm.auto import tqdm
@@ -230,31 +229,41 @@ class AutoencoderNet(NeuralNet):
         """One pass; records ``{prefix}_loss``, ``_mse`` and ``_mae`` once.
 
         The monitoring metrics (reconstruction MSE and MAE in scaled units,
-        whatever the loss) are summed on the device from each step's output,
-        with no extra pass and one synchronization per epoch.
+        whatever the loss) come from each step's output, with no extra
+        pass: per batch one norm kernel (two unless the loss is the MSE)
+        whose results are kept on the device and summed, with a single
+        synchronization, at the end of the epoch.
         """
         if iterator is None:
             return
         self._set_training(training)
-        loss_sum, se_sum, ae_sum = (torch.zeros((), device=self.device) for _ in range(3))
-        count = width = 0
+        losses, l2_norms, l1_norms, sizes = [], [], [], []
+        width = 0
         # When the loss is exactly the reconstruction MSE, it is the metric.
         loss_is_mse = self.criterion_.is_plain_mse
         for batch in iterator:
             step = step_fn(batch)
-            n, width = batch[1].shape
-            y_pred, y_true, loss = step["y_pred"][0].detach(), batch[1], step["loss"].detach()
-            loss_sum.add_(loss, alpha=n)
-            if loss_is_mse:
-                se_sum.add_(loss, alpha=n * width)
-            else:
-                se_sum.add_(F.mse_loss(y_pred, y_true, reduction="sum"))
-            ae_sum.add_(F.l1_loss(y_pred, y_true, reduction="sum"))
-            count += n
-        loss, se, ae = torch.stack([loss_sum, se_sum, ae_sum]).tolist()
-        self.history.record(prefix + "_loss", loss / max(count, 1))
-        self.history.record(prefix + "_mse", se / max(count * width, 1))
-        self.history.record(prefix + "_mae", ae / max(count * width, 1))
+            y_pred, y_true = step["y_pred"][0].detach(), batch[1]
+            width = y_true.shape[1]
+            sizes.append(y_true.shape[0])
+            losses.append(step["loss"].detach())
+            if not loss_is_mse:
+                l2_norms.append(torch.dist(y_pred, y_true, 2))
+            l1_norms.append(torch.dist(y_pred, y_true, 1))
+        if not sizes:
+            return
+        count = sum(sizes)
+        n = torch.tensor(sizes, dtype=torch.float64, device=self.device)
+        loss = torch.dot(torch.stack(losses).double(), n)
+        if loss_is_mse:
+            se = loss * width
+        else:
+            se = torch.stack(l2_norms).double().square().sum()
+        ae = torch.stack(l1_norms).double().sum()
+        loss, se, ae = torch.stack([loss, se, ae]).tolist()
+        self.history.record(prefix + "_loss", loss / count)
+        self.history.record(prefix + "_mse", se / (count * width))
+        self.history.record(prefix + "_mae", ae / (count * width))
 
 
 METRICS = ("train_loss", "train_mse", "train_mae", "valid_loss", "valid_mse", "valid_mae")
