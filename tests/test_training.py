@@ -83,3 +83,57 @@ def test_every_row_is_seen_once_per_epoch(monkeypatch, chunk):
     # Shuffled, and differently in each epoch.
     assert not np.array_equal(epochs[0], X)
     assert not np.array_equal(epochs[0], epochs[1])
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"optimizer": "adam"},
+        {"optimizer": "adam", "weight_decay": 0.01},
+        {"optimizer": "adamw", "weight_decay": 0.01},
+        {"optimizer": "adam", "loss": "vae", "dropout": 0.2},
+    ],
+)
+def test_lean_adam_step_updates_exactly_like_optimizer_step(monkeypatch, params):
+    from skae import _net
+
+    X = np.random.RandomState(0).normal(size=(150, 5))
+    common = {"batch_size": 16, "max_iter": 4, "n_iter_no_change": 10, "random_state": 0}
+    used = []
+    original = _net.LeanAdamStep.step
+
+    def counting(self):
+        used.append(1)
+        original(self)
+
+    monkeypatch.setattr(_net.LeanAdamStep, "step", counting)
+    lean = AutoencoderTransformer(**common, **params).fit(X)
+    assert len(used) == 4 * 10  # every step of every epoch went through it
+    monkeypatch.setattr(_net.LeanAdamStep, "for_optimizer", classmethod(lambda cls, opt: None))
+    plain = AutoencoderTransformer(**common, **params).fit(X)
+    assert lean.loss_curve_ == plain.loss_curve_
+    for a, b in zip(lean.net_.module_.parameters(), plain.net_.module_.parameters()):
+        assert torch.equal(a, b)
+    state_a, state_b = lean.net_.optimizer_.state_dict(), plain.net_.optimizer_.state_dict()
+    for key, value in state_a["state"].items():
+        for name, tensor in value.items():
+            assert torch.equal(tensor, state_b["state"][key][name]), name
+
+
+def test_lean_adam_step_steps_aside_for_hooks_and_other_optimizers():
+    from skae import _net
+
+    module = torch.nn.Linear(3, 2)
+    assert _net.LeanAdamStep.for_optimizer(torch.optim.SGD(module.parameters(), lr=0.1)) is None
+    adam = torch.optim.Adam(module.parameters())
+    assert _net.LeanAdamStep.for_optimizer(adam) is not None
+    handle = adam.register_step_post_hook(lambda *args: None)
+    assert _net.LeanAdamStep.for_optimizer(adam) is None
+    handle.remove()
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+    handle = register_optimizer_step_pre_hook(lambda *args: None)
+    try:
+        assert _net.LeanAdamStep.for_optimizer(adam) is None
+    finally:
+        handle.remove()
