@@ -339,7 +339,9 @@ class AutoencoderNet(NeuralNet):
                 y_pred, y_true = step["y_pred"][0].detach(), batch[1]
                 width = y_true.shape[1]
                 sizes.append(y_true.shape[0])
-                losses.append(step["loss"].detach())
+                # A clone: the loss may live in its batch-sized work buffer
+                # (mse_loss's does), which keeping it would keep too.
+                losses.append(step["loss"].detach().clone())
                 if not loss_is_mse:
                     l2_norms.append(torch.dist(y_pred, y_true, 2))
                 l1_norms.append(torch.dist(y_pred, y_true, 1))
