@@ -59,7 +59,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self,
         *,
         n_components=2,
-        hidden_layer_sizes=(64,),
+        hidden_layer_sizes=(128,),
         activation="relu",
         dropout=0.0,
         loss="mse",
@@ -70,7 +70,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         optimizer="adam",
         learning_rate_init=1e-3,
         weight_decay=0.0,
-        batch_size=256,
+        batch_size=64,
         max_iter=200,
         early_stopping=False,
         validation_fraction=0.1,
@@ -185,6 +185,6 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 fill_docstring(
     AutoencoderTransformer,
     SHARED_PARAMETERS_DOC.format(
-        hidden="(64,)", dropout="0.0", lr="1e-3", batch="256", max_iter="200"
+        hidden="(128,)", dropout="0.0", lr="1e-3", batch="64", max_iter="200"
     ),
 )
