@@ -520,33 +520,39 @@ class BaseAutoencoder(BaseEstimator):
         return (self.scale_ / self.error_scale_) ** 2
 
     def _error_batches(self, X):
-        """Yield ``(rows, n_rows, sq_diff, weight)`` over padded batches.
+        """Yield ``(rows, n_rows, sq_diff, weight, code)`` over padded batches.
 
         ``sq_diff * weight`` are the per-feature errors, with ``sq_diff =
         (z - z_hat) ** 2`` in the network's scaled space and ``weight``
-        from :meth:`_error_weights`.
+        from :meth:`_error_weights`; ``code`` is the batch's code.
         """
         weight = torch.as_tensor(
             self._error_weights(),
             dtype=torch.float32,
             device=self._scoring_device(),
         )
-        for rows, n_rows, xb, (recon, _, _) in self._batches(X):
-            yield rows, n_rows, xb.sub_(recon).square_(), weight
+        for rows, n_rows, xb, (recon, code, _) in self._batches(X):
+            yield rows, n_rows, xb.sub_(recon).square_(), weight, code
 
     def _feature_errors(self, X):
         """Squared errors per feature, in units of the training std."""
         out = np.empty(X.shape, dtype=np.float64)
-        for rows, n_rows, sq_diff, weight in self._error_batches(X):
+        for rows, n_rows, sq_diff, weight, _ in self._error_batches(X):
             out[rows] = sq_diff.mul_(weight)[:n_rows].cpu().numpy()
         return _bounded(out)
+
+    def _row_error_batches(self, X):
+        """Yield ``(rows, n_rows, errors, code)``: each padded batch's mean
+        squared errors in standardized units (one matrix-vector product
+        weights and averages the features) and its code."""
+        for rows, n_rows, sq_diff, weight, code in self._error_batches(X):
+            yield rows, n_rows, sq_diff @ (weight / len(weight)), code
 
     def _reconstruction_errors(self, X):
         """Mean squared error per row in standardized units, batch by batch."""
         out = np.empty(X.shape[0], dtype=np.float64)
-        for rows, n_rows, sq_diff, weight in self._error_batches(X):
-            # One matrix-vector product weights and averages the features.
-            out[rows] = (sq_diff @ (weight / len(weight)))[:n_rows].cpu().numpy()
+        for rows, n_rows, errors, _ in self._row_error_batches(X):
+            out[rows] = errors[:n_rows].cpu().numpy()
         return _bounded(out)
 
     def score_samples(self, X):

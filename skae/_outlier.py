@@ -5,18 +5,22 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
+import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin
 from sklearn.utils import TransformerTags
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import SHARED_PARAMETERS_DOC, BaseAutoencoder, fill_docstring
+from ._base import ERROR_BOUND, SHARED_PARAMETERS_DOC, BaseAutoencoder, fill_docstring
 from ._utils import output_format
 
-# contamination="auto": Tukey's upper fence, Q3 + 1.5 IQR, on the training
-# reconstruction errors.  It is robust to the outliers it looks for (quartiles
-# ignore the tail) and, for exponentially distributed errors, flags ~5 %.
-TUKEY_K = 1.5
+# contamination="auto": Tukey's "far out" fence, Q3 + 3 IQR, on the training
+# outlier scores.  It is robust to the outliers it looks for (quartiles ignore
+# the tail); for exponentially distributed scores it flags ~1 %.  The inner
+# fence, Q3 + 1.5 IQR, flagged 8-13 % of the rows of cardio, thyroid, Pima
+# and satimage-2 (1-10 % outliers, Pima 35 %), against 4-10 % for this one,
+# and 12 % of the inliers of the planted-outlier tests.
+TUKEY_K = 3.0
 
 # hidden_layer_sizes="auto": one hidden layer as wide as the input, but no
 # wider than this, so that wide data (thousands of columns) stays fast; the
@@ -34,6 +38,13 @@ MEDIAN_FLOOR = 0.01
 
 # trim_fraction: rows are dropped after this share of the epochs.
 TRIM_AFTER = 0.3
+
+# n_neighbors: the reference codes are those of at most this many training
+# rows (every k-th of the rows kept), and queries are compared with them in
+# blocks of NEIGHBOR_BLOCK rows, which bounds memory to NEIGHBOR_BLOCK x
+# NEIGHBOR_ROWS distances (20 MB).
+NEIGHBOR_ROWS = 10_000
+NEIGHBOR_BLOCK = 512
 
 
 class AutoencoderOutlierDetector(
@@ -56,10 +67,10 @@ class AutoencoderOutlierDetector(
     contamination : "auto" or float in (0, 0.5], default="auto"
         Expected share of outliers in the training data.  A float sets
         ``offset_`` to that percentile of the training scores, as
-        ``IsolationForest`` does.  "auto" uses Tukey's upper fence on
-        the training reconstruction errors: a row is an outlier when its
-        error exceeds ``Q3 + 1.5 * IQR`` of the training errors, which is
-        robust to the outliers themselves.
+        ``IsolationForest`` does.  "auto" uses Tukey's "far out" fence
+        on the training scores: a row is an outlier when its outlier score
+        (minus :meth:`score_samples`) exceeds ``Q3 + 3 * IQR`` of the
+        training rows' scores, which is robust to the outliers themselves.
 
     max_steps : int or None, default=1000
         Training budget in optimizer steps: ``fit`` trains at most
@@ -83,6 +94,21 @@ class AutoencoderOutlierDetector(
         trains the remaining epochs without them, so that outliers in the
         training data shape the model less.  0 trains on all rows.
 
+    n_neighbors : int or None, default=20
+        Also score each row by how far its code lies from the codes of
+        normal training rows: the mean Euclidean distance to its
+        ``n_neighbors`` nearest reference codes.  The reference rows are
+        the training rows the model reconstructs best (all but the worst
+        ``trim_fraction``; at most 10,000 of them, evenly spaced).  The
+        score is then minus the sum of the reconstruction error and this
+        distance, each divided by its median over the training rows, so
+        both count alike.  Rows unlike the training data are often both
+        badly reconstructed and far from every normal code; outliers that
+        the decoder happens to reconstruct well are caught by the second
+        term.  None scores by reconstruction error alone, which makes
+        scoring faster (the distances cost about ``n_samples x 10,000 x
+        n_components`` multiply-adds).
+
     %(shared)s
     Attributes
     ----------
@@ -95,6 +121,16 @@ class AutoencoderOutlierDetector(
         standardized error (at least 1 %% of their mean over features),
         estimated on every ``n_samples // 10000``-th training row (all
         rows below 20,000); None unless ``error_normalization="median"``.
+
+    reference_codes_ : ndarray of shape (n_reference, n_components) or None
+        Codes the neighbour distances are measured to; None when
+        ``n_neighbors`` is None or fewer than two rows were fitted.
+
+    reconstruction_median_, neighbor_median_ : float or None
+        Medians over the training rows of the reconstruction error and of
+        the neighbour distance (each reference row's distance leaving
+        itself out), which put the two terms of the score on one scale;
+        None without neighbour scoring.
 
     %(attributes)s
     See Also
@@ -133,6 +169,7 @@ class AutoencoderOutlierDetector(
         "max_steps": [Interval(Integral, 1, None, closed="left"), None],
         "error_normalization": [StrOptions({"median"}), None],
         "trim_fraction": [Interval(Real, 0, 1, closed="left")],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -156,6 +193,7 @@ class AutoencoderOutlierDetector(
         max_steps=1000,
         error_normalization="median",
         trim_fraction=0.2,
+        n_neighbors=20,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -184,6 +222,7 @@ class AutoencoderOutlierDetector(
         self.max_steps = max_steps
         self.error_normalization = error_normalization
         self.trim_fraction = trim_fraction
+        self.n_neighbors = n_neighbors
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -227,12 +266,67 @@ class AutoencoderOutlierDetector(
             median = np.median(self._feature_errors(X[::step]), axis=0)
             floor = MEDIAN_FLOOR * np.mean(median)
             self.error_median_ = np.maximum(median, floor) if floor > 0 else np.ones_like(median)
+        self.reference_codes_ = self.reconstruction_median_ = self.neighbor_median_ = None
         errors = self._reconstruction_errors(X)
+        if self.n_neighbors is not None and X.shape[0] >= 2:
+            self._set_reference(X, errors)
+            errors = self._outlier_scores(X)
         if self.contamination == "auto":
             q1, q3 = np.percentile(errors, [25, 75])
             self.offset_ = -float(q3 + TUKEY_K * (q3 - q1))
         else:
             self.offset_ = float(np.percentile(-errors, 100 * self.contamination))
+
+    def _set_reference(self, X, errors):
+        """Keep the codes of the best-reconstructed training rows, and the
+        medians that put errors and neighbour distances on one scale."""
+        kept = np.flatnonzero(errors <= np.quantile(errors, 1 - self.trim_fraction))
+        if len(kept) < 2:
+            kept = np.arange(X.shape[0])
+        kept = kept[:: max(1, -(-len(kept) // NEIGHBOR_ROWS))]
+        codes = np.empty((len(kept), self.net_.module_.n_components), dtype=np.float32)
+        for rows, n_rows, _, code in self._row_error_batches(X[kept]):
+            codes[rows] = code[:n_rows].cpu().numpy()
+        reference = torch.from_numpy(codes)
+        distances = _mean_knn_distance(reference, reference, self.n_neighbors, skip_self=True)
+        self.reference_codes_ = codes
+        self.reconstruction_median_ = _positive_median(errors)
+        self.neighbor_median_ = _positive_median(distances.numpy())
+
+    def _outlier_scores(self, X):
+        """Minus :meth:`score_samples`: the reconstruction error, plus the
+        neighbour distance with both divided by their training medians."""
+        if self.reference_codes_ is None:
+            return self._reconstruction_errors(X)
+        reference = torch.from_numpy(self.reference_codes_).to(self._scoring_device())
+        out = np.empty(X.shape[0], dtype=np.float64)
+        for rows, n_rows, errors, code in self._row_error_batches(X):
+            distances = _mean_knn_distance(code, reference, self.n_neighbors)
+            scores = errors / self.reconstruction_median_ + distances / self.neighbor_median_
+            out[rows] = scores[:n_rows].cpu().numpy()
+        return np.nan_to_num(out, copy=False, nan=ERROR_BOUND, posinf=ERROR_BOUND)
+
+    def score_samples(self, X):
+        """Minus the outlier score of each row: higher means more normal.
+
+        The score is the reconstruction error, the mean over features of
+        ``((x - x_hat) / std) ** 2`` (each divided by ``error_median_``
+        with ``error_normalization="median"``), plus with ``n_neighbors``
+        the distance of the row's code to its nearest reference codes,
+        each of the two divided by its training median.  It does not
+        depend on ``loss`` or ``scaling``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            Minus the outlier score.
+        """
+        return -self._outlier_scores(self._check_X(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -280,9 +374,10 @@ class AutoencoderOutlierDetector(
         The entries are squared errors in units of the training standard
         deviation, ``((x - x_hat) / std) ** 2``, divided by ``error_median_``
         (each feature's median of that error over the training rows) when
-        ``error_normalization="median"``.  Their row means are minus
-        :meth:`score_samples`.  Large entries show which columns make a row
-        abnormal.
+        ``error_normalization="median"``.  Their row means are the
+        reconstruction errors: minus :meth:`score_samples` with
+        ``n_neighbors=None``, its first term otherwise.  Large entries show
+        which columns make a row abnormal.
 
         Parameters
         ----------
@@ -360,6 +455,37 @@ class AutoencoderOutlierDetector(
         """
         self._after_fit(self._check_X(X))
         return self
+
+
+def _mean_knn_distance(queries, reference, k, skip_self=False):
+    """Mean Euclidean distance of each query row to its ``k`` nearest
+    reference rows (leaving out the nearest, the row itself, with
+    ``skip_self``), in blocks of ``NEIGHBOR_BLOCK`` queries.
+
+    Computed in float64: ``|q|^2 + |r|^2 - 2 q.r`` loses the digits of
+    close pairs in float32.
+    """
+    queries, reference = queries.double(), reference.double()
+    k = min(k + skip_self, len(reference))
+    reference_sq = reference.square().sum(dim=1)
+    out = []
+    for start in range(0, len(queries), NEIGHBOR_BLOCK):
+        block = queries[start : start + NEIGHBOR_BLOCK]
+        sq = torch.addmm(reference_sq, block, reference.T, alpha=-2.0)
+        sq.add_(block.square().sum(dim=1, keepdim=True)).clamp_(min=0.0)
+        nearest = sq.topk(k, dim=1, largest=False).values[:, int(skip_self) :]
+        out.append(nearest.sqrt_().mean(dim=1))
+    return torch.cat(out)
+
+
+def _positive_median(values):
+    """The median, or the mean where the median is 0 (over half the rows
+    reconstructed or matched exactly), or 1 where both are."""
+    for statistic in (np.median, np.mean):
+        value = float(statistic(values))
+        if value > 0 and math.isfinite(value):
+            return value
+    return 1.0
 
 
 fill_docstring(

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.neighbors import NearestNeighbors
 
 from skae import AutoencoderOutlierDetector
 
@@ -83,7 +84,10 @@ def planted_column():
 @pytest.mark.parametrize("error_normalization", [None, "median"])
 def test_feature_errors_add_up_to_the_score(planted, error_normalization):
     X, _ = planted
-    det = AutoencoderOutlierDetector(error_normalization=error_normalization, **FAST).fit(X)
+    det = AutoencoderOutlierDetector(
+        error_normalization=error_normalization, n_neighbors=None, **FAST
+    ).fit(X)
+    assert det.reference_codes_ is None
     errors = det.feature_errors(X)
     assert errors.shape == X.shape
     np.testing.assert_allclose(errors.mean(axis=1), -det.score_samples(X), rtol=1e-5)
@@ -106,7 +110,7 @@ def test_feature_errors_honour_pandas_output(planted_column):
     pd = pytest.importorskip("pandas")
     columns = [f"sensor_{i}" for i in range(6)]
     frame = pd.DataFrame(planted_column, columns=columns, index=np.arange(400) + 1000)
-    det = AutoencoderOutlierDetector(**FAST).fit(frame)
+    det = AutoencoderOutlierDetector(n_neighbors=None, **FAST).fit(frame)
     assert isinstance(det.feature_errors(frame), np.ndarray)
     det.set_output(transform="pandas")
     errors = det.feature_errors(frame.iloc[:5])
@@ -155,3 +159,42 @@ def test_contamination_with_default_training(planted, contamination):
     flagged = det.predict(X) == -1
     assert np.mean(flagged[y == -1]) >= 0.9
     assert np.mean(flagged[y == 1]) <= (0.05 if contamination == 0.05 else 0.1)
+
+
+# ------------------------------------------------------- neighbour scoring
+def test_score_adds_errors_and_neighbor_distances(planted):
+    X, _ = planted
+    det = AutoencoderOutlierDetector(n_neighbors=7, **FAST).fit(X)
+    # An independent computation: exact neighbours from scikit-learn.
+    reference = det.reference_codes_.astype(np.float64)
+    distances, _ = NearestNeighbors(n_neighbors=7).fit(reference).kneighbors(det.transform(X))
+    errors = det.feature_errors(X).mean(axis=1)
+    expected = errors / det.reconstruction_median_ + distances.mean(axis=1) / det.neighbor_median_
+    np.testing.assert_allclose(-det.score_samples(X), expected, rtol=1e-3, atol=1e-4)
+    # The medians put both terms on one scale over the training rows.
+    assert np.median(errors) == pytest.approx(det.reconstruction_median_)
+    loo, _ = NearestNeighbors(n_neighbors=8).fit(reference).kneighbors(reference)
+    assert np.median(loo[:, 1:].mean(axis=1)) == pytest.approx(det.neighbor_median_, rel=1e-3)
+
+
+def test_reference_leaves_out_the_worst_reconstructed_rows(planted):
+    X, y = planted
+    det = AutoencoderOutlierDetector(trim_fraction=0.1, **FAST).fit(X)
+    errors = det.feature_errors(X).mean(axis=1)
+    kept = errors <= np.quantile(errors, 0.9)
+    assert len(det.reference_codes_) == kept.sum()
+    np.testing.assert_allclose(det.reference_codes_, det.transform(X[kept]), rtol=1e-5, atol=1e-6)
+    # The planted outliers are among the rows left out.
+    assert not np.any(kept[y == -1])
+
+
+def test_neighbor_scoring_on_degenerate_data():
+    # One row: no neighbours to compare with, so reconstruction error alone.
+    one = AutoencoderOutlierDetector(max_iter=2).fit(np.ones((1, 3)))
+    assert one.reference_codes_ is None
+    assert np.all(np.isfinite(one.score_samples(np.ones((2, 3)))))
+    # Duplicated rows: zero neighbour distances must not give inf scores.
+    X = np.repeat(np.random.RandomState(0).normal(size=(3, 4)), 50, axis=0)
+    det = AutoencoderOutlierDetector(max_iter=3, random_state=0).fit(X)
+    assert det.neighbor_median_ > 0 and det.reconstruction_median_ > 0
+    assert np.all(np.isfinite(det.score_samples(X + 1e3)))

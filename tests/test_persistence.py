@@ -83,9 +83,10 @@ def test_state_dict_round_trip(cls, tmp_path):
     fresh = clone(est).set_params(random_state=1).fit(X)
     assert_different_outputs(est, fresh, X)
     fresh.net_.module_.load_state_dict(state)
-    if hasattr(est, "offset_"):
-        # The threshold and the error medians are not part of the weights.
-        fresh.offset_, fresh.error_median_ = est.offset_, est.error_median_
+    if hasattr(est, "calibrate"):
+        # The threshold, the error medians and the reference codes are not
+        # part of the weights: calibrate derives them again from the data.
+        fresh.calibrate(X)
     assert_same_outputs(est, fresh, X)
 
 
