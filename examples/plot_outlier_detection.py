@@ -41,7 +41,7 @@ bins = np.linspace(np.log10(-scores).min(), np.log10(-scores).max(), 40)
 left.hist(np.log10(-scores[~malignant]), bins=bins, alpha=0.7, label="benign")
 left.hist(np.log10(-scores[malignant]), bins=bins, alpha=0.7, label="malignant")
 left.axvline(np.log10(-det.offset_), color="k", linestyle="--", label="threshold (offset_)")
-left.set_xlabel("log10 reconstruction error (minus score_samples)")
+left.set_xlabel("log10 outlier score (minus score_samples)")
 left.set_ylabel("rows")
 left.legend()
 
