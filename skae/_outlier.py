@@ -292,6 +292,9 @@ class AutoencoderOutlierDetector(
         reference = torch.from_numpy(codes)
         distances = _mean_knn_distance(reference, reference, self.n_neighbors, skip_self=True)
         self.reference_codes_ = codes
+        # Scoring uses the n_neighbors the reference was fitted with, not
+        # one set later with set_params.
+        self._fitted_neighbors = self.n_neighbors
         self.reconstruction_median_ = _positive_median(errors)
         self.neighbor_median_ = _positive_median(distances.numpy())
 
@@ -303,7 +306,7 @@ class AutoencoderOutlierDetector(
         reference = torch.from_numpy(self.reference_codes_).to(self._scoring_device())
         out = np.empty(X.shape[0], dtype=np.float64)
         for rows, n_rows, errors, code in self._row_error_batches(X):
-            distances = _mean_knn_distance(code, reference, self.n_neighbors)
+            distances = _mean_knn_distance(code, reference, self._fitted_neighbors)
             scores = errors / self.reconstruction_median_ + distances / self.neighbor_median_
             out[rows] = scores[:n_rows].cpu().numpy()
         return np.nan_to_num(out, copy=False, nan=ERROR_BOUND, posinf=ERROR_BOUND)

@@ -198,3 +198,12 @@ def test_neighbor_scoring_on_degenerate_data():
     det = AutoencoderOutlierDetector(max_iter=3, random_state=0).fit(X)
     assert det.neighbor_median_ > 0 and det.reconstruction_median_ > 0
     assert np.all(np.isfinite(det.score_samples(X + 1e3)))
+
+
+def test_scoring_uses_the_fitted_neighbor_count(planted):
+    X, _ = planted
+    det = AutoencoderOutlierDetector(n_neighbors=5, **FAST).fit(X)
+    before = det.score_samples(X)
+    det.set_params(n_neighbors=None)  # takes effect at the next fit, as in scikit-learn
+    np.testing.assert_array_equal(det.score_samples(X), before)
+    assert det.fit(X).reference_codes_ is None
