@@ -7,6 +7,7 @@ stays at the size of the input and no Python work is done per row.
 """
 
 import copy
+import inspect
 import math
 import shutil
 import sys
@@ -184,6 +185,13 @@ class HoldOut:
         return dataset.subset(order[n_valid:]), dataset.subset(order[:n_valid])
 
 
+# Before torch 2.7, AdamW had its own update and the functional adam() took
+# no decoupled_weight_decay argument: there the optimizers step themselves.
+_FUNCTIONAL_ADAM_DECOUPLES = "decoupled_weight_decay" in inspect.signature(
+    functional_adam
+).parameters and issubclass(torch.optim.AdamW, torch.optim.Adam)
+
+
 class LeanAdamStep:
     """``Adam.step()`` and ``zero_grad(set_to_none=True)`` without their
     per-call Python work.
@@ -206,6 +214,8 @@ class LeanAdamStep:
     @classmethod
     def for_optimizer(cls, optimizer):
         """A lean step for ``optimizer``, or None where it does not apply."""
+        if not _FUNCTIONAL_ADAM_DECOUPLES:
+            return None
         if type(optimizer) not in (torch.optim.Adam, torch.optim.AdamW):
             return None
         if len(optimizer.param_groups) != 1 or _has_step_hooks(optimizer):

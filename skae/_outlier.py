@@ -272,6 +272,9 @@ class AutoencoderOutlierDetector(
         errors = self._reconstruction_errors(X)
         if self.n_neighbors is not None and X.shape[0] >= 2:
             self._set_reference(X, errors)
+            # A reference row counts itself among its neighbours here, so
+            # training rows score a little more normal than new rows would;
+            # measured on fresh rows, contamination=0.05 flagged 4-7 %.
             errors = self._outlier_scores(X)
         if self.contamination == "auto":
             q1, q3 = np.percentile(errors, [25, 75])
@@ -307,9 +310,33 @@ class AutoencoderOutlierDetector(
         out = np.empty(X.shape[0], dtype=np.float64)
         for rows, n_rows, errors, code in self._row_error_batches(X):
             distances = _mean_knn_distance(code, reference, self._fitted_neighbors)
-            scores = errors / self.reconstruction_median_ + distances / self.neighbor_median_
+            scores = errors.double() / self.reconstruction_median_
+            scores += distances / self.neighbor_median_
             out[rows] = scores[:n_rows].cpu().numpy()
         return np.nan_to_num(out, copy=False, nan=ERROR_BOUND, posinf=ERROR_BOUND)
+
+    def score(self, X, y=None):
+        """Mean of :meth:`score_samples`: minus the mean outlier score.
+
+        Each detector measures errors and neighbour distances against its
+        own training medians, so this number does not compare detectors
+        with different parameters well.  To choose parameters, label a
+        validation set and use ``GridSearchCV(..., scoring="roc_auc")``
+        with +1 for inliers and -1 for outliers.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows to score.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+            Higher means more normal rows.
+        """
+        return super().score(X, y)
 
     def score_samples(self, X):
         """Minus the outlier score of each row: higher means more normal.

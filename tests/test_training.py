@@ -143,6 +143,18 @@ def test_lean_adam_step_steps_aside_for_hooks_and_other_optimizers():
         handle.remove()
 
 
+def test_lean_adam_step_needs_a_functional_adam_that_decouples(monkeypatch):
+    # Before torch 2.7 adam() had no decoupled_weight_decay argument and
+    # AdamW its own update: the optimizers must then step themselves.
+    from skae import _net
+
+    monkeypatch.setattr(_net, "_FUNCTIONAL_ADAM_DECOUPLES", False)
+    adam = torch.optim.Adam(torch.nn.Linear(3, 2).parameters())
+    assert _net.LeanAdamStep.for_optimizer(adam) is None
+    X = np.random.RandomState(0).normal(size=(60, 4))
+    AutoencoderTransformer(max_iter=2, batch_size=16, random_state=0).fit(X)
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_training_memory_stays_bounded():
     # An epoch must not keep batch-sized buffers alive until its end: a kept
