@@ -19,6 +19,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
@@ -43,6 +44,7 @@ from ._utils import (
     RunningStats,
     check_numeric,
     idle_cores,
+    output_format,
     safe_scale,
     thread_budget,
     torch_threads,
@@ -541,17 +543,18 @@ class BaseAutoencoder(BaseEstimator):
             out[rows] = sq_diff.mul_(weight)[:n_rows].cpu().numpy()
         return _bounded(out)
 
-    def _row_error_batches(self, X):
-        """Yield ``(rows, n_rows, errors, code)``: each padded batch's mean
-        squared errors in standardized units (one matrix-vector product
-        weights and averages the features) and its code."""
-        for rows, n_rows, sq_diff, weight, code in self._error_batches(X):
-            yield rows, n_rows, sq_diff @ (weight / len(weight)), code
+    def _reconstruction_errors(self, X, combine=None):
+        """Mean squared error per row in standardized units, batch by batch.
 
-    def _reconstruction_errors(self, X):
-        """Mean squared error per row in standardized units, batch by batch."""
+        One matrix-vector product weights and averages the features.  With
+        ``combine``, each padded batch's errors and codes pass through
+        ``combine(errors, code)`` first, and its values are returned.
+        """
         out = np.empty(X.shape[0], dtype=np.float64)
-        for rows, n_rows, errors, _ in self._row_error_batches(X):
+        for rows, n_rows, sq_diff, weight, code in self._error_batches(X):
+            errors = sq_diff @ (weight / len(weight))
+            if combine is not None:
+                errors = combine(errors, code)
             out[rows] = errors[:n_rows].cpu().numpy()
         return _bounded(out)
 
@@ -602,11 +605,25 @@ class BaseAutoencoder(BaseEstimator):
         The public ``transform`` is defined by each estimator, so that
         scikit-learn's ``set_output`` wraps it.
         """
-        X = self._check_X(X)
+        return self._codes(self._check_X(X))
+
+    def _codes(self, X):
+        """Codes of validated rows ``X``."""
         out = np.empty((X.shape[0], self.net_.module_.n_components), dtype=np.float64)
         for rows, n_rows, _, code in self._batches(X, encode_only=True):
             out[rows] = code[:n_rows].cpu().numpy()
         return out
+
+    def _feature_frame(self, values, index=None):
+        """``values`` (one column per input feature) as set_output asks:
+        unchanged, or a DataFrame with the input's column names
+        (``feature_names_in_``, else ``x0, x1, ...``)."""
+        if output_format(self) != "pandas":
+            return values
+        columns = getattr(self, "feature_names_in_", None)
+        if columns is None:
+            columns = [f"x{i}" for i in range(self.n_features_in_)]
+        return pd.DataFrame(values, columns=list(columns), index=index)
 
     def inverse_transform(self, X):
         """Decode codes back to the original feature space.

@@ -11,8 +11,7 @@ from sklearn.utils import TransformerTags
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import ERROR_BOUND, SHARED_PARAMETERS_DOC, BaseAutoencoder, fill_docstring
-from ._utils import output_format
+from ._base import SHARED_PARAMETERS_DOC, BaseAutoencoder, fill_docstring
 
 # contamination="auto": Tukey's "far out" fence, Q3 + 3 IQR, on the training
 # outlier scores.  It is robust to the outliers it looks for (quartiles ignore
@@ -289,9 +288,7 @@ class AutoencoderOutlierDetector(
         if len(kept) < 2:
             kept = np.arange(X.shape[0])
         kept = kept[:: max(1, -(-len(kept) // NEIGHBOR_ROWS))]
-        codes = np.empty((len(kept), self.net_.module_.n_components), dtype=np.float32)
-        for rows, n_rows, _, code in self._row_error_batches(X[kept]):
-            codes[rows] = code[:n_rows].cpu().numpy()
+        codes = self._codes(X[kept]).astype(np.float32)
         reference = torch.from_numpy(codes)
         distances = _mean_knn_distance(reference, reference, self.n_neighbors, skip_self=True)
         self.reference_codes_ = codes
@@ -307,13 +304,12 @@ class AutoencoderOutlierDetector(
         if self.reference_codes_ is None:
             return self._reconstruction_errors(X)
         reference = torch.from_numpy(self.reference_codes_).to(self._scoring_device())
-        out = np.empty(X.shape[0], dtype=np.float64)
-        for rows, n_rows, errors, code in self._row_error_batches(X):
+
+        def add_distances(errors, code):
             distances = _mean_knn_distance(code, reference, self._fitted_neighbors)
-            scores = errors.double() / self.reconstruction_median_
-            scores += distances / self.neighbor_median_
-            out[rows] = scores[:n_rows].cpu().numpy()
-        return np.nan_to_num(out, copy=False, nan=ERROR_BOUND, posinf=ERROR_BOUND)
+            return errors.double() / self.reconstruction_median_ + distances / self.neighbor_median_
+
+        return self._reconstruction_errors(X, combine=add_distances)
 
     def score(self, X, y=None):
         """Mean of :meth:`score_samples`: minus the mean outlier score.
@@ -425,13 +421,7 @@ class AutoencoderOutlierDetector(
             ``set_output(transform="pandas")``.
         """
         errors = self._feature_errors(self._check_X(X))
-        if output_format(self) != "pandas":
-            return errors
-        columns = getattr(self, "feature_names_in_", None)
-        if columns is None:
-            columns = [f"x{i}" for i in range(self.n_features_in_)]
-        index = X.index if isinstance(X, pd.DataFrame) else None
-        return pd.DataFrame(errors, columns=list(columns), index=index)
+        return self._feature_frame(errors, index=X.index if isinstance(X, pd.DataFrame) else None)
 
     def decision_function(self, X):
         """Shifted scores: negative for outliers, positive for inliers.

@@ -2,14 +2,12 @@
 
 from numbers import Integral
 
-import pandas as pd
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import SHARED_PARAMETERS_DOC, BaseAutoencoder, fill_docstring
-from ._utils import output_format
 
 
 class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseAutoencoder):
@@ -173,13 +171,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                 f"model was trained with loss={self.loss!r}; fit with loss='vae'."
             )
         codes = check_random_state(random_state).standard_normal((n_samples, self._n_components()))
-        X_new = self._decode(codes)
-        if output_format(self) == "pandas":
-            columns = getattr(self, "feature_names_in_", None)
-            if columns is None:
-                columns = [f"x{i}" for i in range(self.n_features_in_)]
-            return pd.DataFrame(X_new, columns=list(columns))
-        return X_new
+        return self._feature_frame(self._decode(codes))
 
 
 fill_docstring(
