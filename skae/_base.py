@@ -12,7 +12,6 @@ The two public estimators are thin subclasses.  Data takes two paths:
 
 import inspect
 import math
-import shutil
 import sys
 import textwrap
 import warnings
@@ -26,7 +25,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
-from tqdm.auto import tqdm
 
 from ._losses import LOSSES, ReconstructionLoss, get_loss_spec
 from ._net import (
@@ -40,6 +38,7 @@ from ._net import (
     TrimRows,
 )
 from ._networks import ACTIVATIONS, Autoencoder
+from ._progress import scoring_progress
 from ._utils import (
     RunningStats,
     check_numeric,
@@ -492,16 +491,7 @@ class BaseAutoencoder(BaseEstimator):
         module.eval()
         try:
             starts = range(0, X.shape[0], INFERENCE_BATCH)
-            if self.verbose >= 2 and len(starts) > 1:
-                size = shutil.get_terminal_size((100, 20))
-                starts = tqdm(
-                    starts,
-                    desc="scoring",
-                    unit="batch",
-                    file=sys.stderr,
-                    ncols=size.columns,
-                    nrows=size.lines,
-                )
+            starts = scoring_progress(starts, self.verbose, sys.stderr)
             batch_rows = min(X.shape[0], INFERENCE_BATCH)
             with torch.inference_mode(), torch_threads(self._threads(batch_rows)):
                 for start in starts:

@@ -9,7 +9,6 @@ stays at the size of the input and no Python work is done per row.
 import copy
 import inspect
 import math
-import shutil
 import sys
 import time
 import warnings
@@ -22,7 +21,8 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback
 from torch.optim import optimizer as torch_optimizer
 from torch.optim.adam import adam as functional_adam
-from tqdm.auto import tqdm
+
+from ._progress import Progress
 
 __all__ = ["AutoencoderNet", "RowSource", "ScaledRows", "SliceIterator", "TrimRows"]
 
@@ -373,50 +373,6 @@ class AutoencoderNet(NeuralNet):
 METRICS = ("train_loss", "train_mse", "train_mae", "valid_loss", "valid_mse", "valid_mae")
 
 
-def _short(metric):
-    """``train_mse`` -> ``mse``, ``valid_mse`` -> ``val_mse``."""
-    return metric.replace("train_", "").replace("valid_", "val_")
-
-
-class Progress:
-    """Per-epoch feedback: a tqdm bar in terminals and notebooks, else lines.
-
-    Parameters
-    ----------
-    total : int
-        Epochs planned.
-    stream : file-like
-        Where to write (``sys.stderr``).
-    """
-
-    def __init__(self, total, stream):
-        self.stream = stream
-        self.bar = None
-        interactive = "ipykernel" in sys.modules or getattr(stream, "isatty", lambda: False)()
-        if interactive:
-            # A terminal that reports no size (some pseudo-terminals) would
-            # make tqdm draw nothing: fall back to 100 x 20.
-            size = shutil.get_terminal_size((100, 20))
-            self.bar = tqdm(
-                total=total, unit="epoch", file=stream, ncols=size.columns, nrows=size.lines
-            )
-
-    def update(self, epoch, row, seconds):
-        shown = {
-            k.replace("train_", "").replace("valid_", "val_"): row[k] for k in METRICS if k in row
-        }
-        if self.bar is not None:
-            self.bar.set_postfix({k: f"{v:.4g}" for k, v in shown.items()}, refresh=False)
-            self.bar.update(1)
-        else:
-            values = ", ".join(f"{k}={v:.6g}" for k, v in shown.items())
-            print(f"epoch {epoch}: {values}, {seconds:.2f}s", file=self.stream, flush=True)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
-
-
 class TrainingMonitor(Callback):
     """Stopping rules, divergence guard and interruption bookkeeping.
 
@@ -473,7 +429,10 @@ class TrainingMonitor(Callback):
         self.finite_states = deque(maxlen=KEPT_STATES)  # (epochs_done, state)
         self.in_epoch = False
         self._tic = time.perf_counter()
-        self.progress = Progress(self.total_epochs, sys.stderr) if self.verbose > 0 else None
+        if self.verbose > 0:
+            self.progress = Progress(self.total_epochs, sys.stderr, METRICS)
+        else:
+            self.progress = None
 
     def on_epoch_begin(self, net, **kwargs):
         self.in_epoch = True
