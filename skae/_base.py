@@ -10,11 +10,11 @@ The two public estimators are thin subclasses.  Data takes two paths:
   fixed-size batches -> per-feature squared errors in standardized units.
 """
 
+import copy
 import inspect
 import math
 import sys
 import textwrap
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -42,12 +42,12 @@ from ._progress import scoring_progress
 from ._utils import (
     RunningStats,
     check_numeric,
-    idle_cores,
     output_format,
     safe_scale,
     thread_budget,
     torch_threads,
 )
+from ._validation import Count, check_device, warn_at_caller
 
 # Rows per scoring batch.  Every batch is padded to exactly this many rows,
 # so a row's result never depends on which other rows are scored with it.
@@ -76,8 +76,8 @@ class BaseAutoencoder(BaseEstimator):
     """Shared machinery of skae's estimators.  Not for direct use."""
 
     _parameter_constraints = {
-        "n_components": [Interval(Integral, 1, None, closed="left"), None],
-        "hidden_layer_sizes": ["array-like"],
+        "n_components": [Count(Integral, 1, None, closed="left"), None],
+        "hidden_layer_sizes": ["array-like", Count(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "loss": [StrOptions(set(LOSSES)), callable],
@@ -88,11 +88,11 @@ class BaseAutoencoder(BaseEstimator):
         "optimizer": [StrOptions(set(OPTIMIZERS))],
         "learning_rate_init": [Interval(Real, 0, 10, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Count(Integral, 1, None, closed="left")],
+        "max_iter": [Count(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [Count(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "scaling": [StrOptions({"auto", "standard", "minmax"}), None],
         "device": [str, torch.device],
@@ -105,6 +105,10 @@ class BaseAutoencoder(BaseEstimator):
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Train the autoencoder on ``X``.
+
+        All or nothing: if ``fit`` raises (bad data, a loss that fails,
+        divergence before the first epoch, ``Ctrl-C`` after training), the
+        estimator is left exactly as it was before the call.
 
         Parameters
         ----------
@@ -120,6 +124,11 @@ class BaseAutoencoder(BaseEstimator):
             The fitted estimator.
         """
         continuing = self.warm_start and hasattr(self, "net_")
+        stage = self._stage(keep_fitted=continuing)
+        stage._fit(X, continuing)
+        return self._commit(stage)
+
+    def _fit(self, X, continuing):
         X = self._validate_X(X, reset=not continuing)
         if continuing:
             self._check_net_unchanged()
@@ -128,7 +137,6 @@ class BaseAutoencoder(BaseEstimator):
             self._set_scaling()
         self._train(X, epochs=self._epoch_budget(X.shape[0]), fresh=not continuing, streaming=False)
         self._after_fit(X)
-        return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -137,7 +145,8 @@ class BaseAutoencoder(BaseEstimator):
         The first call builds the model; later calls check the number and
         names of features.  The scaling statistics are updated with every
         chunk (as ``StandardScaler.partial_fit`` does), so their final
-        values do not depend on the order of the chunks.
+        values do not depend on the order of the chunks.  A chunk that is
+        rejected changes nothing.
 
         Parameters
         ----------
@@ -152,6 +161,11 @@ class BaseAutoencoder(BaseEstimator):
             The estimator, trained one more epoch.
         """
         first = not hasattr(self, "net_")
+        stage = self._stage(keep_fitted=not first)
+        stage._partial_fit(X, first)
+        return self._commit(stage)
+
+    def _partial_fit(self, X, first):
         X = self._validate_X(X, reset=first)
         if first:
             self._stats_ = RunningStats(X.shape[1])
@@ -161,6 +175,39 @@ class BaseAutoencoder(BaseEstimator):
         self._set_scaling()
         self._train(X, epochs=1, fresh=first, streaming=True)
         self._after_fit(X)
+
+    # A call that changes fitted state works on a copy (the stage) and, only
+    # once it has succeeded, moves the copy's state into the estimator.
+    # Fitted state is every attribute ending in "_" (scikit-learn's rule,
+    # private ones included) plus _n_features_out; parameters, set_output's
+    # configuration and what meta-estimators attach are shared, never copied.
+    def _fitted_keys(self):
+        params = set(self._get_param_names())
+        return [
+            k
+            for k in vars(self)
+            if k not in params
+            and (k.endswith("_") and not k.startswith("__"))
+            or k == "_n_features_out"
+        ]
+
+    def _stage(self, keep_fitted):
+        """A working copy: parameters shared, fitted state deep-copied
+        (``keep_fitted``) or left out (a fresh fit)."""
+        stage = copy.copy(self)
+        fitted = self._fitted_keys()
+        for key in fitted:
+            delattr(stage, key)
+        if keep_fitted:
+            state = copy.deepcopy({k: getattr(self, k) for k in fitted})
+            vars(stage).update(state)
+        return stage
+
+    def _commit(self, stage):
+        """Take over the stage's fitted state; return ``self``."""
+        for key in self._fitted_keys():
+            delattr(self, key)
+        vars(self).update({k: v for k, v in vars(stage).items() if k in stage._fitted_keys()})
         return self
 
     def _after_fit(self, X):
@@ -203,7 +250,7 @@ class BaseAutoencoder(BaseEstimator):
         sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes, dtype=object))
         if sizes.size == 0:
             return ()
-        if any(not isinstance(s, Integral) or s < 1 for s in sizes.tolist()):
+        if any(not isinstance(s, Integral) or isinstance(s, bool) or s < 1 for s in sizes.tolist()):
             raise ValueError(
                 "hidden_layer_sizes must be a tuple of positive integers, got "
                 f"{self.hidden_layer_sizes!r}; for example hidden_layer_sizes=(64, 32)."
@@ -211,18 +258,7 @@ class BaseAutoencoder(BaseEstimator):
         return tuple(int(s) for s in sizes.tolist())
 
     def _device(self):
-        try:
-            device = torch.device(self.device)
-        except (RuntimeError, ValueError, TypeError):
-            raise ValueError(
-                f"device={self.device!r} is not a torch device; use 'cpu' or 'cuda'."
-            ) from None
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError(
-                f"device={self.device!r} was requested but CUDA is not available "
-                "on this machine; use device='cpu'."
-            )
-        return device
+        return check_device(self.device)
 
     # -------------------------------------------------------------- scaling
     def _scaling_mode(self):
@@ -277,21 +313,23 @@ class BaseAutoencoder(BaseEstimator):
 
     # ------------------------------------------------------------- training
     def _threads(self, batch_rows):
-        """Thread policy: never pathologically slow, busy machine or not.
+        """Thread policy: one thread for small work, the budget for big work.
 
-        One thread unless a batch holds enough work to share.  Then as many
-        threads as the budget allows (``torch.get_num_threads()``, which
-        honours ``OMP_NUM_THREADS``, capped by the CPU affinity) and as there
-        are idle cores right now: a thread that has to wait for a core busy
-        with another process makes torch several times slower than one
-        thread would be.
+        One thread unless a batch of ``batch_rows`` rows holds enough work
+        for the encoder to share (``MULTITHREAD_WORK`` multiply-adds); then
+        the budget: ``torch.get_num_threads()`` (which honours
+        ``OMP_NUM_THREADS``) capped by the CPU affinity.  The choice depends
+        only on the fitted network, the batch and the user's thread
+        setting, never on what else runs on the machine, because 1 and 2
+        threads round differently: the same ``random_state`` gives the same
+        model under any load.
         """
-        widths = [self.n_features_in_, *self._hidden_layer_sizes(), self._n_components()]
-        work = batch_rows * 2 * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
-        budget = thread_budget()
-        if work < MULTITHREAD_WORK or budget == 1:
+        module = self.net_.module_
+        encoder = getattr(module, "encoder", module)
+        weights = sum(p.numel() for p in encoder.parameters() if p.dim() >= 2)
+        if batch_rows * 2 * weights < MULTITHREAD_WORK:
             return 1
-        return max(1, min(budget, round(idle_cores())))
+        return thread_budget()
 
     def _net_defining_params(self):
         """What the built network is made of; continuing cannot change these."""
@@ -392,8 +430,7 @@ class BaseAutoencoder(BaseEstimator):
                 )
             split = HoldOut(self.validation_fraction, seed + 1)
         forked = [device.index or 0] if device.type == "cuda" else []
-        batch_rows = min(X.shape[0], self.batch_size)
-        with torch_threads(self._threads(batch_rows)), torch.random.fork_rng(forked):
+        with torch.random.fork_rng(forked):
             if fresh:
                 self.net_ = self._build_net(device, seed)
                 self._built_with_ = self._net_defining_params()
@@ -420,10 +457,11 @@ class BaseAutoencoder(BaseEstimator):
             )
             history_start = len(net.history)
             data = ScaledRows(RowSource(X, device), self.center_, self.scale_)
-            net.partial_fit(data, epochs=epochs)
-        self._record_history(net, history_start, epochs, fresh, streaming)
+            with torch_threads(self._threads(min(X.shape[0], self.batch_size))):
+                net.partial_fit(data, epochs=epochs)
+        self._record_history(net, history_start, epochs, fresh, streaming, data)
 
-    def _record_history(self, net, start, epochs, fresh, streaming):
+    def _record_history(self, net, start, epochs, fresh, streaming, data):
         monitor = dict(net.callbacks_)["monitor"]
         rows = [row for row in net.history[start:] if math.isfinite(row.get("train_loss", np.nan))]
         rows = rows[: monitor.epochs_done]
@@ -436,37 +474,59 @@ class BaseAutoencoder(BaseEstimator):
             for i, row in enumerate(rows)
         ]
         self.n_iter_ += len(rows)
-        advice = (
-            f"lower learning_rate_init (now {self.learning_rate_init:g}), "
-            "for example by a factor of 10"
-        )
         if monitor.stop_reason == "diverged":
+            advice = self._divergence_advice(net, data)
             if fresh and not rows:
-                del self.net_
+                # The stage is discarded: the estimator stays as it was.
                 raise ValueError(
                     "Training diverged: the loss or the network's outputs became "
                     f"infinite or NaN before any epoch could be kept; {advice}."
                 )
-            warnings.warn(
+            warn_at_caller(
                 f"Training diverged after {len(rows)} epoch(s); the weights of the "
                 f"last finite epoch were kept. To train further, {advice}.",
                 ConvergenceWarning,
-                stacklevel=3,
             )
         elif monitor.stop_reason is None and monitor.epochs_done < epochs:
-            warnings.warn(
+            warn_at_caller(
                 f"Training interrupted by the user after {monitor.epochs_done} "
                 "epoch(s); the model trained so far is kept.",
                 UserWarning,
-                stacklevel=3,
             )
         elif monitor.stop_reason is None and not streaming and epochs >= self.max_iter:
-            warnings.warn(
+            warn_at_caller(
                 f"Reached max_iter={self.max_iter} epochs before the loss stopped "
                 f"improving by tol={self.tol:g}; increase max_iter to train longer.",
                 ConvergenceWarning,
-                stacklevel=3,
             )
+
+    def _divergence_advice(self, net, data):
+        """What to change after training diverged, from what went wrong.
+
+        If the loss is not finite on finite outputs of the kept weights, the
+        loss function is at fault, not the steps; otherwise the step size.
+        """
+        module = net.module_
+        xb = data.batch(slice(0, min(len(data), self.batch_size)))
+        with torch.no_grad():
+            was_training = module.training
+            module.eval()
+            try:
+                output = module(xb)
+                outputs_finite = all(torch.isfinite(o).all() for o in output if o is not None)
+                loss = net.criterion_(output, xb) if outputs_finite else None
+            finally:
+                module.train(was_training)
+        if loss is not None and not torch.isfinite(loss).all():
+            what = f"the callable loss {self.loss!r}" if callable(self.loss) else "the loss"
+            return (
+                f"{what} returned inf or NaN for finite network outputs; make it finite "
+                "for every input (for example clamp before log or divide)"
+            )
+        steps = [f"learning_rate_init (now {self.learning_rate_init:g})"]
+        if self.weight_decay > 0:
+            steps.insert(int(self.weight_decay < 1), f"weight_decay (now {self.weight_decay:g})")
+        return "lower " + " or ".join(steps) + ", for example by a factor of 10"
 
     # -------------------------------------------------------------- scoring
     def _check_X(self, X):
@@ -483,24 +543,33 @@ class BaseAutoencoder(BaseEstimator):
         slicing off the padding, so a row's result never depends on the
         shape of its batch.  With ``encode_only`` the outputs are the codes.
         """
-        module = self.net_.module_
+        module = self._scoring_module()
         forward = module.encode if encode_only else module
         source = RowSource(X, self._scoring_device())
         data = ScaledRows(source, self.center_, self.scale_)
-        was_training = module.training
-        module.eval()
-        try:
-            starts = range(0, X.shape[0], INFERENCE_BATCH)
-            starts = scoring_progress(starts, self.verbose, sys.stderr)
-            batch_rows = min(X.shape[0], INFERENCE_BATCH)
-            with torch.inference_mode(), torch_threads(self._threads(batch_rows)):
-                for start in starts:
-                    rows = slice(start, start + INFERENCE_BATCH)
-                    xb = data.scale(source.rows(rows)).clamp(-INPUT_BOUND, INPUT_BOUND)
-                    xb = _pad(xb)
-                    yield rows, min(INFERENCE_BATCH, X.shape[0] - start), xb, forward(xb)
-        finally:
-            module.train(was_training)
+        starts = range(0, X.shape[0], INFERENCE_BATCH)
+        starts = scoring_progress(starts, self.verbose, sys.stderr)
+        batch_rows = min(X.shape[0], INFERENCE_BATCH)
+        with torch.inference_mode(), torch_threads(self._threads(batch_rows)):
+            for start in starts:
+                rows = slice(start, start + INFERENCE_BATCH)
+                xb = data.scale(source.rows(rows)).clamp(-INPUT_BOUND, INPUT_BOUND)
+                xb = _pad(xb)
+                yield rows, min(INFERENCE_BATCH, X.shape[0] - start), xb, forward(xb)
+
+    def _scoring_module(self):
+        """The fitted module, in evaluation mode.
+
+        Training leaves it in evaluation mode and scoring never switches it
+        back, so any number of threads can score one fitted model at once
+        (switching per call let one thread turn dropout on under another).
+        The check covers models pickled by skae 0.1, which stayed in
+        training mode; setting eval mode is idempotent.
+        """
+        module = self.net_.module_
+        if module.training:
+            module.eval()
+        return module
 
     def _scoring_device(self):
         return next(self.net_.module_.parameters()).device
@@ -640,25 +709,20 @@ class BaseAutoencoder(BaseEstimator):
         return self._decode(Z)
 
     def _decode(self, Z):
-        module = self.net_.module_
+        module = self._scoring_module()
         device = self._scoring_device()
         out = np.empty((Z.shape[0], self.n_features_in_), dtype=np.float64)
-        was_training = module.training
-        module.eval()
-        try:
-            with torch.inference_mode(), torch_threads(self._threads(INFERENCE_BATCH)):
-                for start in range(0, Z.shape[0], INFERENCE_BATCH):
-                    zb = torch.as_tensor(Z[start : start + INFERENCE_BATCH], dtype=torch.float32)
-                    zb = zb.to(device).clamp_(-INPUT_BOUND, INPUT_BOUND)
-                    x_hat = module.decode(_pad(zb))[: len(zb)].double().cpu().numpy()
-                    out[start : start + len(zb)] = x_hat * self.scale_ + self.center_
-        finally:
-            module.train(was_training)
+        with torch.inference_mode(), torch_threads(self._threads(INFERENCE_BATCH)):
+            for start in range(0, Z.shape[0], INFERENCE_BATCH):
+                zb = torch.as_tensor(Z[start : start + INFERENCE_BATCH], dtype=torch.float32)
+                zb = zb.to(device).clamp_(-INPUT_BOUND, INPUT_BOUND)
+                x_hat = module.decode(_pad(zb))[: len(zb)].double().cpu().numpy()
+                out[start : start + len(zb)] = x_hat * self.scale_ + self.center_
         return out
 
     def __sklearn_is_fitted__(self):
-        # A fit that fails (diverged, interrupted before any epoch) removes
-        # net_, so stale attributes of an earlier fit do not count as fitted.
+        # A failed fit leaves the estimator as it was (see _stage): fitted
+        # state is complete whenever net_ exists.
         return hasattr(self, "net_")
 
     def __sklearn_tags__(self):
@@ -683,9 +747,10 @@ def _pad(batch):
 
 
 SHARED_PARAMETERS_DOC = """\
-    hidden_layer_sizes : tuple of int, default={hidden}
+    hidden_layer_sizes : int or tuple of int, default={hidden}
         Widths of the encoder's hidden layers; the decoder mirrors them.
-        ``()`` gives a single linear layer each way.
+        An int is one hidden layer, as in scikit-learn's MLP; ``()`` gives a
+        single linear layer each way.
 
     activation : {{"relu", "tanh", "logistic", "identity", "elu", "gelu", \
 "leaky_relu", "selu"}}, default="relu"

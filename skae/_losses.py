@@ -127,6 +127,13 @@ class _CallableReconstruction:
                 f"The callable loss {self.func!r} returned {type(value).__name__}; "
                 "it must return a torch.Tensor computed from y_true and y_pred."
             )
+        if y_pred.requires_grad and torch.is_grad_enabled() and not value.requires_grad:
+            raise ValueError(
+                f"The callable loss {self.func!r} returned a tensor without a gradient: "
+                "it must be computed from y_pred with torch operations (no .detach(), "
+                ".item(), .numpy() or torch.no_grad()), so that training can "
+                "differentiate it."
+            )
         return value.mean() if value.ndim else value
 
 

@@ -478,6 +478,8 @@ class TrainingMonitor(Callback):
             net.module_.load_state_dict(self._latest_state())
         if self.progress is not None:
             self.progress.close()
+        # Scoring never switches modes (many threads may score at once).
+        net.module_.eval()
         # Nothing of a finished training stays in the monitor: it is pickled
         # with the estimator.
         self.progress = self.best_state = self.start_state = None

@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import SHARED_PARAMETERS_DOC, BaseAutoencoder, fill_docstring
+from ._validation import Count
 
 # contamination="auto": Tukey's "far out" fence, Q3 + 3 IQR, on the training
 # outlier scores.  It is robust to the outliers it looks for (quartiles ignore
@@ -165,12 +166,16 @@ class AutoencoderOutlierDetector(
 
     _parameter_constraints = {
         **BaseAutoencoder._parameter_constraints,
-        "hidden_layer_sizes": ["array-like", StrOptions({"auto"})],
+        "hidden_layer_sizes": [
+            "array-like",
+            Count(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
-        "max_steps": [Interval(Integral, 1, None, closed="left"), None],
+        "max_steps": [Count(Integral, 1, None, closed="left"), None],
         "error_normalization": [StrOptions({"median"}), None],
         "trim_fraction": [Interval(Real, 0, 1, closed="left")],
-        "n_neighbors": [Interval(Integral, 1, None, closed="left"), None],
+        "n_neighbors": [Count(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -260,7 +265,7 @@ class AutoencoderOutlierDetector(
         return weights
 
     def _after_fit(self, X):
-        self._n_features_out = self._n_components()
+        self._n_features_out = self.net_.module_.n_components
         self.error_median_ = None
         if self.error_normalization == "median":
             step = max(1, X.shape[0] // MEDIAN_ROWS)
@@ -294,7 +299,7 @@ class AutoencoderOutlierDetector(
         self.reference_codes_ = codes
         # Scoring uses the n_neighbors the reference was fitted with, not
         # one set later with set_params.
-        self._fitted_neighbors = self.n_neighbors
+        self._fitted_neighbors_ = self.n_neighbors
         self.reconstruction_median_ = _positive_median(errors)
         self.neighbor_median_ = _positive_median(distances.numpy())
 
@@ -306,7 +311,7 @@ class AutoencoderOutlierDetector(
         reference = torch.from_numpy(self.reference_codes_).to(self._scoring_device())
 
         def add_distances(errors, code):
-            distances = _mean_knn_distance(code, reference, self._fitted_neighbors)
+            distances = _mean_knn_distance(code, reference, self._fitted_neighbors_)
             return errors.double() / self.reconstruction_median_ + distances / self.neighbor_median_
 
         return self._reconstruction_errors(X, combine=add_distances)
@@ -475,8 +480,11 @@ class AutoencoderOutlierDetector(
         self : object
             The detector, with a new ``offset_``.
         """
-        self._after_fit(self._check_X(X))
-        return self
+        check_is_fitted(self)
+        self._validate_params()
+        stage = self._stage(keep_fitted=True)
+        stage._after_fit(stage._check_X(X))
+        return self._commit(stage)
 
 
 def _mean_knn_distance(queries, reference, k, skip_self=False):

@@ -105,7 +105,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self.warm_start = warm_start
 
     def _after_fit(self, X):
-        self._n_features_out = self._n_components()
+        self._n_features_out = self.net_.module_.n_components
 
     def transform(self, X):
         """Encode ``X`` into ``n_components`` columns.
@@ -165,12 +165,15 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         (5, 13)
         """
         check_is_fitted(self)
-        if self.loss != "vae":
+        # What the model was fitted with, whatever set_params did since.
+        module = self.net_.module_
+        if not getattr(module, "variational", False):
             raise ValueError(
-                f"sample() draws from the prior of a variational autoencoder, but this "
-                f"model was trained with loss={self.loss!r}; fit with loss='vae'."
+                "sample() draws from the prior of a variational autoencoder, but this "
+                f"model was trained with loss={self._built_with_['loss']!r}; fit with "
+                "loss='vae'."
             )
-        codes = check_random_state(random_state).standard_normal((n_samples, self._n_components()))
+        codes = check_random_state(random_state).standard_normal((n_samples, module.n_components))
         return self._feature_frame(self._decode(codes))
 
 

@@ -1,6 +1,7 @@
 """Helpers without estimator state: running statistics, threads, seeding."""
 
 import os
+import threading
 from contextlib import contextmanager
 
 import numpy as np
@@ -118,10 +119,24 @@ def check_numeric(X):
             try:
                 np.asarray(values, dtype=np.float64)
             except (TypeError, ValueError) as exc:
+                if any(isinstance(v, complex) for v in np.ravel(np.asarray(values, dtype=object))):
+                    raise ValueError(
+                        f"Complex data not supported: {where} holds complex numbers. "
+                        "Pass its real part, or real and imaginary parts as separate columns."
+                    ) from None
+                # TypeError for a dict and the like, as scikit-learn's checks expect.
                 raise type(exc)(
                     f"{where} holds values that are not numbers ({exc}). Convert it to "
                     "floats first, or encode categories with sklearn.preprocessing.OneHotEncoder."
                 ) from None
+
+
+# torch's thread count is global to the process.  While any skae call has it
+# set, the others see the count the user set before the first of them, and
+# the last one out restores it: concurrent calls from several threads leave
+# it as they found it.
+_THREADS_LOCK = threading.Lock()
+_THREADS = {"depth": 0, "before": None}
 
 
 def thread_budget():
@@ -129,45 +144,38 @@ def thread_budget():
 
     ``torch.get_num_threads()`` already honours ``OMP_NUM_THREADS``, which
     joblib's loky workers and dask workers set, so a parallel grid search
-    never oversubscribes.
+    never oversubscribes.  Inside a skae call, the setting from before the
+    call counts.  It never depends on what else runs on the machine.
     """
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
         cores = os.cpu_count() or 1
-    return max(1, min(torch.get_num_threads(), cores))
-
-
-def idle_cores():
-    """Cores not running any other process right now.
-
-    Read from the instantaneous count of runnable threads in
-    ``/proc/loadavg`` (Linux, about 10 microseconds; the count includes the
-    caller itself); elsewhere from the 1-minute load average.
-    """
-    cores = os.cpu_count() or 1
-    try:
-        with open("/proc/loadavg") as f:
-            running = int(f.read().split()[3].split("/")[0])
-        return float(max(0, cores - (running - 1)))
-    except (OSError, ValueError, IndexError):
-        try:
-            return max(0.0, cores - os.getloadavg()[0])
-        except OSError:  # pragma: no cover - no load average either
-            return float(cores)
+    with _THREADS_LOCK:
+        setting = _THREADS["before"] if _THREADS["depth"] else torch.get_num_threads()
+    return max(1, min(setting, cores))
 
 
 @contextmanager
 def torch_threads(n_threads):
-    """Run a block with ``n_threads`` intra-op threads, then restore."""
-    before = torch.get_num_threads()
-    if n_threads != before:
-        torch.set_num_threads(n_threads)
+    """Run a block with ``n_threads`` intra-op threads, then restore.
+
+    Safe to enter from several Python threads at once: the first sets the
+    count and the last restores the user's setting.
+    """
+    with _THREADS_LOCK:
+        if _THREADS["depth"] == 0:
+            _THREADS["before"] = torch.get_num_threads()
+            if n_threads != _THREADS["before"]:
+                torch.set_num_threads(n_threads)
+        _THREADS["depth"] += 1
     try:
         yield
     finally:
-        if torch.get_num_threads() != before:
-            torch.set_num_threads(before)
+        with _THREADS_LOCK:
+            _THREADS["depth"] -= 1
+            if _THREADS["depth"] == 0 and torch.get_num_threads() != _THREADS["before"]:
+                torch.set_num_threads(_THREADS["before"])
 
 
 def output_format(estimator):
