@@ -402,15 +402,25 @@ class AutoencoderOutlierDetector(
         return self._encode(X)
 
     def feature_errors(self, X):
-        """Each feature's share of each row's reconstruction error.
+        """Per-feature reconstruction errors: which columns make a row abnormal.
 
-        The entries are squared errors in units of the training standard
-        deviation, ``((x - x_hat) / std) ** 2``, divided by ``error_median_``
-        (each feature's median of that error over the training rows) when
-        ``error_normalization="median"``.  Their row means are the
-        reconstruction errors: minus :meth:`score_samples` with
-        ``n_neighbors=None``, its first term otherwise.  Large entries show
-        which columns make a row abnormal.
+        This docstring is the one definition of these numbers; the user
+        guide links here.  Entry ``(i, j)`` is
+
+        ``((x_ij - x_hat_ij) / std_j) ** 2 / error_median_[j]``
+
+        where ``std_j`` is feature ``j``'s training standard deviation
+        (``error_scale_``) and ``error_median_[j]`` the median of the same
+        squared error over the training rows.  So 1 means "reconstructed as
+        badly as a typical training row, on this feature", and 100 means a
+        hundred times worse.  With ``error_normalization=None`` there is no
+        division: 1 then means an error of one standard deviation, which is
+        what predicting the feature's mean costs on average.
+
+        They are not shares: a row's entries do not sum to a fixed total
+        and single entries can be very large.  Their mean over the features
+        is the row's reconstruction error: minus :meth:`score_samples` with
+        ``n_neighbors=None``, its first term otherwise.
 
         Parameters
         ----------
@@ -424,6 +434,22 @@ class AutoencoderOutlierDetector(
             (``feature_names_in_``, else ``x0, x1, ...``) and, for a
             DataFrame input, its index, when pandas output is set with
             ``set_output(transform="pandas")``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import AutoencoderOutlierDetector
+        >>> X = np.random.RandomState(0).normal(size=(300, 5))
+        >>> det = AutoencoderOutlierDetector(n_neighbors=None, max_iter=10, random_state=0)
+        >>> errors = det.fit(X).feature_errors(X)
+        >>> np.allclose(np.median(errors, axis=0), 1.0)  # typical training row: 1
+        True
+        >>> np.allclose(errors.mean(axis=1), -det.score_samples(X))  # row means
+        True
+        >>> odd = X[:1].copy()
+        >>> odd[0, 3] = 8.0  # one value far outside the training range
+        >>> int(np.argmax(det.feature_errors(odd)))  # names the column that stands out
+        3
         """
         errors = self._feature_errors(self._check_X(X))
         return self._feature_frame(errors, index=X.index if isinstance(X, pd.DataFrame) else None)
