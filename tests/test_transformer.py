@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.datasets import load_wine
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
@@ -111,6 +112,32 @@ def test_batch_composition_does_not_change_outputs(wine):
     full = est.transform(X)
     one_by_one = np.vstack([est.transform(row[None]) for row in X[:20]])
     np.testing.assert_array_equal(full[:20], one_by_one)
+
+
+@pytest.mark.xfail(
+    reason="skae/_base.py _batches takes its thread count from the rows scored, "
+    "min(X.shape[0], INFERENCE_BATCH), though it multiplies a padded batch of "
+    "INFERENCE_BATCH rows; torch's matmul over 2000 features rounds differently "
+    "on 1 and 2 threads. Fix: self._threads(INFERENCE_BATCH), as inverse_transform "
+    "does; then drop this mark (issue #19).",
+    strict=False,
+)
+def test_batch_composition_does_not_change_outputs_on_two_threads():
+    # The suite runs on one thread (conftest.py), where a row's result cannot
+    # depend on the thread count; a user's default is every core.
+    X = np.random.RandomState(0).normal(size=(300, 2000))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        est = AutoencoderTransformer(hidden_layer_sizes=(64,), max_iter=1, random_state=0)
+        est.fit(X)
+        full, scores = est.transform(X), est.score_samples(X)
+        one_by_one = np.vstack([est.transform(row[None]) for row in X[:5]])
+        scores_one_by_one = np.hstack([est.score_samples(row[None]) for row in X[:5]])
+    finally:
+        torch.set_num_threads(before)
+    np.testing.assert_array_equal(full[:5], one_by_one)
+    np.testing.assert_array_equal(scores[:5], scores_one_by_one)
 
 
 def test_vae_samples_match_training_moments():
