@@ -25,6 +25,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from torch import nn
 
 from ._losses import LOSSES, ReconstructionLoss, get_loss_spec
 from ._net import (
@@ -37,7 +38,13 @@ from ._net import (
     TrainingMonitor,
     TrimRows,
 )
-from ._networks import ACTIVATIONS, Autoencoder
+from ._networks import (
+    ACTIVATIONS,
+    Autoencoder,
+    UserAutoencoder,
+    build_user_members,
+    check_user_module,
+)
 from ._progress import scoring_progress
 from ._utils import (
     RunningStats,
@@ -99,6 +106,8 @@ class BaseAutoencoder(BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "module": [None, nn.Module, type],
+        "module_params": [None, dict],
     }
 
     # ------------------------------------------------------------------ fit
@@ -221,6 +230,11 @@ class BaseAutoencoder(BaseEstimator):
         """``(fraction, after_epoch)`` of training rows ``fit`` drops, or None."""
         return None
 
+    def _warns_at_max_iter(self):
+        """Whether ending at max_iter, not at the stopping rule, deserves a
+        ConvergenceWarning."""
+        return True
+
     # ----------------------------------------------------------- validation
     def _validate_X(self, X, reset):
         check_numeric(X)
@@ -342,6 +356,8 @@ class BaseAutoencoder(BaseEstimator):
             "optimizer": self.optimizer,
             "scaling": self.scaling,
             "device": self._device(),
+            "module": self.module,
+            "module_params": self.module_params,
         }
 
     def _check_net_unchanged(self):
@@ -361,15 +377,13 @@ class BaseAutoencoder(BaseEstimator):
         optimizer, optimizer_kwargs = OPTIMIZERS[self.optimizer]
         if device.type not in ("cpu", "cuda"):
             optimizer_kwargs = {k: v for k, v in optimizer_kwargs.items() if k != "fused"}
+        # Seeded before the module is built: a user's module class is
+        # instantiated here, the built-in networks in initialize() below.
+        torch.manual_seed(seed)
+        module, module_params = self._module_spec(spec)
         net = AutoencoderNet(
-            module=Autoencoder,
-            module__n_features=self.n_features_in_,
-            module__n_components=self._n_components(),
-            module__hidden_layer_sizes=self._hidden_layer_sizes(),
-            module__activation=self.activation,
-            module__output_activation=spec.output_activation,
-            module__dropout=self.dropout,
-            module__variational=spec.variational,
+            module=module,
+            **{f"module__{k}": v for k, v in module_params.items()},
             criterion=ReconstructionLoss,
             criterion__spec=spec,
             criterion__huber_delta=self.huber_delta,
@@ -394,6 +408,33 @@ class BaseAutoencoder(BaseEstimator):
         )
         torch.manual_seed(seed)
         return net.initialize()
+
+    def _module_spec(self, spec):
+        """The torch module class and its arguments; subclasses may change it."""
+        if self.module is not None:
+            return self._user_module(spec, n_members=1), {}
+        return Autoencoder, {
+            "n_features": self.n_features_in_,
+            "n_components": self._n_components(),
+            "hidden_layer_sizes": self._hidden_layer_sizes(),
+            "activation": self.activation,
+            "output_activation": spec.output_activation,
+            "dropout": self.dropout,
+            "variational": spec.variational,
+        }
+
+    def _user_module(self, spec, n_members):
+        """The user's module(s) in skae's adapter, shapes checked on a probe batch."""
+        members = build_user_members(
+            self.module,
+            self.module_params,
+            n_features=self.n_features_in_,
+            n_components=self._n_components(),
+            n_members=n_members,
+        )
+        adapter = UserAutoencoder(members, spec.output_activation, spec.variational)
+        check_user_module(adapter, self.n_features_in_)
+        return adapter
 
     def _update_net(self):
         """Apply the training parameters a warm start may change, in place."""
@@ -493,7 +534,12 @@ class BaseAutoencoder(BaseEstimator):
                 "epoch(s); the model trained so far is kept.",
                 UserWarning,
             )
-        elif monitor.stop_reason is None and not streaming and epochs >= self.max_iter:
+        elif (
+            monitor.stop_reason is None
+            and not streaming
+            and epochs >= self.max_iter
+            and self._warns_at_max_iter()
+        ):
             warn_at_caller(
                 f"Reached max_iter={self.max_iter} epochs before the loss stopped "
                 f"improving by tol={self.tol:g}; increase max_iter to train longer.",
@@ -549,8 +595,9 @@ class BaseAutoencoder(BaseEstimator):
         data = ScaledRows(source, self.center_, self.scale_)
         starts = range(0, X.shape[0], INFERENCE_BATCH)
         starts = scoring_progress(starts, self.verbose, sys.stderr)
-        batch_rows = min(X.shape[0], INFERENCE_BATCH)
-        with torch.inference_mode(), torch_threads(self._threads(batch_rows)):
+        # Every batch is padded to INFERENCE_BATCH rows, so the thread count
+        # (which changes rounding) follows that, never the number of rows.
+        with torch.inference_mode(), torch_threads(self._threads(INFERENCE_BATCH)):
             for start in starts:
                 rows = slice(start, start + INFERENCE_BATCH)
                 xb = data.scale(source.rows(rows)).clamp(-INPUT_BOUND, INPUT_BOUND)
@@ -581,39 +628,45 @@ class BaseAutoencoder(BaseEstimator):
         return (self.scale_ / self.error_scale_) ** 2
 
     def _error_batches(self, X):
-        """Yield ``(rows, n_rows, sq_diff, weight, code)`` over padded batches.
+        """Yield ``(rows, n_rows, sq_diff, weight)`` over padded batches.
 
         ``sq_diff * weight`` are the per-feature errors, with ``sq_diff =
-        (z - z_hat) ** 2`` in the network's scaled space and ``weight``
-        from :meth:`_error_weights`; ``code`` is the batch's code.
+        (z - z_hat) ** 2`` in the network's scaled space, of shape
+        ``(rows, features)``, or ``(members, rows, features)`` for an
+        ensemble, and ``weight`` from :meth:`_error_weights`, of shape
+        ``(features,)`` or ``(members, 1, features)``.
         """
         weight = torch.as_tensor(
-            self._error_weights(),
-            dtype=torch.float32,
-            device=self._scoring_device(),
+            self._error_weights(), dtype=torch.float32, device=self._scoring_device()
         )
-        for rows, n_rows, xb, (recon, code, _) in self._batches(X):
-            yield rows, n_rows, xb.sub_(recon).square_(), weight, code
+        for rows, n_rows, xb, (recon, _, _) in self._batches(X):
+            if recon.dim() == 3:  # one weight row per member
+                weight = weight.view(-1, 1, weight.shape[-1]).expand(len(recon), 1, -1)
+            yield rows, n_rows, recon.sub_(xb).square_(), weight
 
     def _feature_errors(self, X):
-        """Squared errors per feature, in units of the training std."""
+        """Weighted squared errors per feature (the members' mean for an ensemble)."""
         out = np.empty(X.shape, dtype=np.float64)
-        for rows, n_rows, sq_diff, weight, _ in self._error_batches(X):
-            out[rows] = sq_diff.mul_(weight)[:n_rows].cpu().numpy()
+        for rows, n_rows, sq_diff, weight in self._error_batches(X):
+            errors = sq_diff.mul_(weight)
+            if errors.dim() == 3:
+                errors = errors.mean(dim=0)
+            out[rows] = errors[:n_rows].cpu().numpy()
         return _bounded(out)
 
-    def _reconstruction_errors(self, X, combine=None):
-        """Mean squared error per row in standardized units, batch by batch.
+    def _reconstruction_errors(self, X):
+        """Row means of :meth:`_feature_errors`, batch by batch.
 
-        One matrix-vector product weights and averages the features.  With
-        ``combine``, each padded batch's errors and codes pass through
-        ``combine(errors, code)`` first, and its values are returned.
+        One matrix-vector product (one per member) weights and averages the
+        features.
         """
         out = np.empty(X.shape[0], dtype=np.float64)
-        for rows, n_rows, sq_diff, weight, code in self._error_batches(X):
-            errors = sq_diff @ (weight / len(weight))
-            if combine is not None:
-                errors = combine(errors, code)
+        for rows, n_rows, sq_diff, weight in self._error_batches(X):
+            if sq_diff.dim() == 2:
+                errors = sq_diff @ (weight / len(weight))
+            else:
+                average = weight.transpose(1, 2) / (weight.shape[0] * weight.shape[2])
+                errors = torch.bmm(sq_diff, average).sum(dim=0).squeeze(1)
             out[rows] = errors[:n_rows].cpu().numpy()
         return _bounded(out)
 
@@ -837,6 +890,23 @@ callable, default="mse"
 
     warm_start : bool, default=False
         Continue training the fitted network on the next call to ``fit``.
+
+    module : torch.nn.Module subclass or instance, default=None
+        Your own autoencoder instead of the built-in network.  It needs
+        ``encoder`` and ``decoder`` (modules or callables) or ``encode`` and
+        ``decode`` methods: the encoder maps ``(n_rows, n_features)`` to a
+        2-D code, the decoder maps codes back.  A class is built with
+        ``module_params``, plus ``n_features`` and ``n_components`` where
+        its constructor takes them; an instance is copied, never trained
+        itself.  ``hidden_layer_sizes``, ``activation`` and ``dropout``
+        apply to the built-in network only.  For ``loss="vae"`` the encoder
+        returns ``(mean, log_variance)``.  Shapes are checked on a probe
+        batch before training.  See the user guide's "Your own network".
+
+    module_params : dict, default=None
+        Constructor arguments of ``module`` when it is a class, so that a
+        grid search can search over them (``module_params=[{{"width": 32}},
+        {{"width": 64}}]``).
 """
 
 SHARED_ATTRIBUTES_DOC = """\

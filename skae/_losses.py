@@ -166,6 +166,14 @@ class ReconstructionLoss(nn.Module):
 
     def forward(self, output, target):
         reconstruction, code, log_var = output
+        if reconstruction.dim() == 3:
+            # An ensemble, (members, rows, features): each member's rows are
+            # rows of the batch, so every term averages over the members.
+            width = target.shape[-1]
+            target = target.expand_as(reconstruction).reshape(-1, width)
+            reconstruction = reconstruction.reshape(-1, width)
+            code = code.reshape(-1, code.shape[-1])
+            log_var = None if log_var is None else log_var.reshape(-1, log_var.shape[-1])
         loss = self.spec.reconstruction(target, reconstruction, self.huber_delta)
         if self.spec.code_penalty:
             loss = loss + self.sparsity_weight * code.abs().mean()

@@ -347,7 +347,9 @@ class AutoencoderNet(NeuralNet):
             for batch in iterator:
                 step = step_fn(batch)
                 y_pred, y_true = step["y_pred"][0].detach(), batch[1]
-                width = y_true.shape[1]
+                # Values per row: features, times the members of an ensemble,
+                # whose (members, rows, features) outputs broadcast y_true.
+                width = y_pred.numel() // y_true.shape[0]
                 sizes.append(y_true.shape[0])
                 # A clone: the loss may live in its batch-sized work buffer
                 # (mse_loss's does), which keeping it would keep too.
@@ -542,10 +544,15 @@ def _row_errors(net, dataset):
     try:
         with torch.inference_mode():
             for xb, _ in net.get_iterator(dataset, training=False):
-                errors.append((module(xb)[0] - xb).square().mean(dim=1).cpu())
+                errors.append(row_mean((module(xb)[0] - xb).square()).cpu())
     finally:
         module.train(was_training)
     return torch.nan_to_num(torch.cat(errors), nan=torch.inf)
+
+
+def row_mean(values):
+    """Mean per row of ``(rows, features)`` or ``(members, rows, features)``."""
+    return values.mean(dim=-1) if values.dim() == 2 else values.mean(dim=(0, 2))
 
 
 class _StopTraining(KeyboardInterrupt):

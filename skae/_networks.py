@@ -1,12 +1,30 @@
-"""Torch modules: a multilayer encoder and a mirrored decoder.
+"""Torch modules: a multilayer encoder and a mirrored decoder, and an
+ensemble of such autoencoders trained as one batched computation.
 
 These modules know nothing of scikit-learn or skorch.
+
+Shapes: a single autoencoder returns reconstructions of shape
+``(batch, n_features)``; an ensemble of ``m`` members returns
+``(m, batch, n_features)``, members first, so that ``x_hat - x`` broadcasts
+the input batch over the members in both cases.
 """
 
+import copy
+import inspect
+import math
+
+import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "Autoencoder"]
+__all__ = [
+    "ACTIVATIONS",
+    "Autoencoder",
+    "EnsembleAutoencoder",
+    "UserAutoencoder",
+    "build_user_members",
+    "check_user_module",
+]
 
 ACTIVATIONS = {
     "identity": nn.Identity,
@@ -106,3 +124,343 @@ class Autoencoder(nn.Module):
         if self.training:
             z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var)
         return self.decoder(z), mean, log_var
+
+
+class _MemberLinear(nn.Module):
+    """``m`` independent linear layers applied as one batched product.
+
+    ``forward`` maps ``(batch, n_in)`` (shared by all members) or
+    ``(m, batch, n_in)`` to ``(m, batch, n_out)``.  Each member's weights
+    are initialized as ``nn.Linear`` initializes its own.
+    """
+
+    def __init__(self, n_members, n_in, n_out):
+        super().__init__()
+        bound = 1.0 / math.sqrt(n_in)
+        self.weight = nn.Parameter(torch.empty(n_members, n_in, n_out).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(n_members, 1, n_out).uniform_(-bound, bound))
+
+    @property
+    def in_features(self):
+        return self.weight.shape[1]
+
+    @property
+    def out_features(self):
+        return self.weight.shape[2]
+
+    def forward(self, x):
+        if x.dim() == 2:
+            x = x.expand(self.weight.shape[0], *x.shape)
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class _MemberUnits(nn.Module):
+    """Switch off hidden units beyond each member's own width (fixed 0/1 mask),
+    so members of different widths share one stacked weight tensor."""
+
+    def __init__(self, widths, n_units):
+        super().__init__()
+        mask = torch.arange(n_units).view(1, 1, -1) < torch.as_tensor(widths).view(-1, 1, 1)
+        self.register_buffer("mask", mask.float())
+
+    def forward(self, h):
+        return h * self.mask
+
+
+def _member_mlp(sizes, n_members, activation, dropout, hidden_widths):
+    """Batched linear layers of ``sizes``; between them the activation, the
+    members' own widths and dropout (torch's fused kernel, its own mask for
+    every member and row)."""
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(_MemberLinear(n_members, n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(ACTIVATIONS[activation]())
+            layers.append(_MemberUnits(hidden_widths[i], n_out))
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers)
+
+
+class EnsembleAutoencoder(nn.Module):
+    """``m`` fully connected autoencoders trained and scored as one network.
+
+    Member ``k`` has its own weights and initialization, its own hidden
+    widths (``hidden_layer_sizes`` scaled by ``width_fractions[k]``) and its
+    own dropout masks; all members share the code width.  Every layer is one
+    batched matrix product over the stacked members, so an ensemble costs
+    about what one network of the members' total width costs.
+
+    Parameters
+    ----------
+    n_features, n_components : int
+        Input width and code width of each member.
+    n_members : int
+        Number of autoencoders.
+    hidden_layer_sizes : tuple of int
+        Hidden widths of the widest member's encoder; decoders mirror them.
+    width_fractions : sequence of float in (0, 1], length ``n_members``
+        Each member's hidden widths as a share of ``hidden_layer_sizes``.
+    dropout : float in [0, 1)
+        Dropout rate after the hidden activations, with every member's
+        own masks.
+    activation, output_activation, variational
+        As for :class:`Autoencoder`.
+
+    Notes
+    -----
+    ``forward`` returns ``(reconstruction, code, log_variance)`` of shapes
+    ``(m, batch, n_features)``, ``(m, batch, n_components)`` and the same or
+    None.  ``encode`` returns the members' codes side by side, ``(batch,
+    m * n_components)``; ``decode`` takes that and returns the members'
+    mean reconstruction.
+    """
+
+    def __init__(
+        self,
+        n_features,
+        n_components,
+        n_members,
+        hidden_layer_sizes=(),
+        width_fractions=None,
+        dropout=0.0,
+        activation="relu",
+        output_activation="identity",
+        variational=False,
+    ):
+        super().__init__()
+        hidden = list(hidden_layer_sizes)
+        fractions = np.ones(n_members) if width_fractions is None else np.asarray(width_fractions)
+        widths = [np.maximum(1, np.round(size * fractions)).astype(int) for size in hidden]
+        self.n_members = n_members
+        self.member_components = n_components
+        self.n_components = n_members * n_components
+        self.variational = variational
+        code_width = 2 * n_components if variational else n_components
+        self.encoder = _member_mlp(
+            [n_features, *hidden, code_width], n_members, activation, dropout, widths
+        )
+        self.decoder = _member_mlp(
+            [n_components, *hidden[::-1], n_features], n_members, activation, dropout, widths[::-1]
+        )
+        if output_activation != "identity":
+            self.decoder.append(OUTPUT_ACTIVATIONS[output_activation]())
+
+    def encode(self, x):
+        """The members' codes (posterior means for a VAE), ``(batch, m * k)``."""
+        code = self.encoder(x)[..., : self.member_components]
+        return code.transpose(0, 1).reshape(x.shape[0], self.n_components)
+
+    def decode(self, z):
+        """The members' mean reconstruction from codes ``(batch, m * k)``."""
+        codes = z.view(z.shape[0], self.n_members, self.member_components).transpose(0, 1)
+        return self.decoder(codes).mean(dim=0)
+
+    def forward(self, x):
+        h = self.encoder(x)
+        if not self.variational:
+            return self.decoder(h), h, None
+        k = self.member_components
+        mean, log_var = h[..., :k], h[..., k:].clamp(*LOG_VAR_BOUNDS)
+        z = mean
+        if self.training:
+            z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var)
+        return self.decoder(z), mean, log_var
+
+
+class UserAutoencoder(nn.Module):
+    """The adapter that gives users' own autoencoders skae's interface.
+
+    It holds ``members`` (an ``nn.ModuleList`` of one or more copies of the
+    user's module) and returns what skae's own networks return: the
+    reconstruction of shape ``(members, batch, n_features)``, the code and,
+    for a variational module, the log-variance.
+
+    The protocol for a user's module: it has ``encoder`` and ``decoder``
+    (modules or callables), or ``encode`` and ``decode`` methods; the
+    encoder maps ``(batch, n_features)`` to a 2-D code ``(batch, k)`` and
+    the decoder maps codes back to ``(batch, n_features)``.  For a
+    variational loss the encoder returns a pair ``(mean, log_variance)`` of
+    codes; training samples ``mean + exp(log_variance / 2) * eps`` and
+    evaluation uses the mean.
+
+    Parameters
+    ----------
+    members : list of nn.Module
+        The user's module(s), each following the protocol.
+    output_activation : {"identity", "sigmoid"}
+        Applied to each decoder output (a sigmoid for ``loss="bce"``).
+    variational : bool
+        Whether the encoders return ``(mean, log_variance)``.
+    """
+
+    def __init__(self, members, output_activation="identity", variational=False):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.n_members = len(self.members)
+        self.output = OUTPUT_ACTIVATIONS[output_activation]()
+        self.variational = variational
+        self.member_components = None  # set by check_user_module
+
+    @staticmethod
+    def parts(module):
+        """The ``(encode, decode)`` callables of a module, or a TypeError."""
+        for enc, dec in (("encoder", "decoder"), ("encode", "decode")):
+            encode, decode = getattr(module, enc, None), getattr(module, dec, None)
+            if callable(encode) and callable(decode):
+                return encode, decode
+        missing = [
+            name for name in ("encoder", "decoder") if not callable(getattr(module, name, None))
+        ]
+        raise TypeError(
+            f"module {type(module).__name__} has no {' and no '.join(missing)}: skae needs "
+            "`encoder` and `decoder` (modules or callables) or `encode` and `decode` methods, "
+            "with forward = decoder(encoder(x))."
+        )
+
+    def _encode(self, member, x):
+        encode, _ = self.parts(member)
+        h = encode(x)
+        if self.variational:
+            mean, log_var = h
+            return mean, log_var.clamp(*LOG_VAR_BOUNDS)
+        return h, None
+
+    def encode(self, x):
+        """The members' codes (posterior means) side by side, ``(batch, m * k)``."""
+        codes = [self._encode(member, x)[0] for member in self.members]
+        return torch.cat(codes, dim=1)
+
+    def decode(self, z):
+        """The members' mean reconstruction from codes ``(batch, m * k)``."""
+        k = self.member_components
+        outputs = [
+            self.output(self.parts(member)[1](z[:, i * k : (i + 1) * k]))
+            for i, member in enumerate(self.members)
+        ]
+        return torch.stack(outputs).mean(dim=0)
+
+    def forward(self, x):
+        recons, codes, log_vars = [], [], []
+        for member in self.members:
+            mean, log_var = self._encode(member, x)
+            z = mean
+            if self.variational and self.training:
+                z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var)
+            recons.append(self.output(self.parts(member)[1](z)))
+            codes.append(mean)
+            log_vars.append(log_var)
+        stack = torch.stack
+        return stack(recons), stack(codes), stack(log_vars) if self.variational else None
+
+    @property
+    def n_components(self):
+        return self.n_members * self.member_components
+
+
+def build_user_members(module, module_params, n_features, n_components, n_members):
+    """``n_members`` fresh modules from a user's class or instance.
+
+    A class is instantiated with ``module_params``, plus ``n_features`` and
+    ``n_components`` where its constructor takes them and they are not
+    given.  An instance is deep-copied (the user's object is never
+    trained); members after the first are re-initialized with the
+    ``reset_parameters()`` of their layers, so that they differ.
+    """
+    params = dict(module_params or {})
+    if isinstance(module, nn.Module):
+        if params:
+            raise TypeError(
+                "module_params only applies when module is a class; got an instance of "
+                f"{type(module).__name__} and module_params={sorted(params)}."
+            )
+        members = [copy.deepcopy(module) for _ in range(n_members)]
+        for member in members[1:]:
+            for layer in member.modules():
+                if callable(getattr(layer, "reset_parameters", None)):
+                    layer.reset_parameters()
+        return members
+    if not (isinstance(module, type) and issubclass(module, nn.Module)):
+        raise TypeError(
+            "module must be a torch.nn.Module subclass or instance (with an encoder and a "
+            f"decoder), got {module!r}."
+        )
+    signature = inspect.signature(module)
+    accepts_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    for name, value in (("n_features", n_features), ("n_components", n_components)):
+        if name not in params and (name in signature.parameters) and value is not None:
+            params[name] = value
+    unknown = [k for k in params if k not in signature.parameters and not accepts_any]
+    if unknown:
+        raise TypeError(
+            f"module {module.__name__} does not take the argument(s) {unknown}; its "
+            f"constructor is {module.__name__}{signature}."
+        )
+    try:
+        signature.bind(**params)
+    except TypeError as exc:
+        raise TypeError(
+            f"module {module.__name__} cannot be built from module_params={params}: {exc}; "
+            f"its constructor is {module.__name__}{signature}."
+        ) from None
+    return [module(**params) for _ in range(n_members)]
+
+
+def check_user_module(adapter, n_features):
+    """Check a :class:`UserAutoencoder`'s shapes on a probe batch, before training.
+
+    Sets ``adapter.member_components``; raises a ValueError or TypeError
+    naming the expected shape or the missing part.
+    """
+    member = adapter.members[0]
+    name = type(member).__name__
+    encode, decode = UserAutoencoder.parts(member)
+    probe = torch.zeros(2, n_features)
+    was_training = member.training
+    member.eval()
+    try:
+        with torch.no_grad():
+            try:
+                h = encode(probe)
+            except Exception as exc:
+                raise ValueError(
+                    f"The encoder of module {name} failed on a batch of shape (2, {n_features}) "
+                    f"(n_features_in_={n_features}): {type(exc).__name__}: {exc}"
+                ) from None
+            if adapter.variational:
+                if not (isinstance(h, tuple | list) and len(h) == 2):
+                    raise ValueError(
+                        f"loss='vae' needs the encoder of module {name} to return a pair "
+                        "(mean, log_variance) of codes of shape (n_rows, n_components); it "
+                        f"returned {type(h).__name__}. Use another loss, or return both."
+                    )
+                if tuple(h[0].shape) != tuple(h[1].shape):
+                    raise ValueError(
+                        f"The encoder of module {name} returned a mean of shape "
+                        f"{tuple(h[0].shape)} and a log-variance of shape {tuple(h[1].shape)}; "
+                        "they must have the same shape."
+                    )
+                h = h[0]
+            if not isinstance(h, torch.Tensor) or h.dim() != 2 or h.shape[0] != 2:
+                shape = tuple(h.shape) if isinstance(h, torch.Tensor) else type(h).__name__
+                raise ValueError(
+                    f"The encoder of module {name} must return a 2-D code of shape "
+                    f"(n_rows, n_components); on a batch of shape (2, {n_features}) it "
+                    f"returned {shape}. Flatten the code, e.g. with nn.Flatten()."
+                )
+            try:
+                out = decode(h)
+            except Exception as exc:
+                raise ValueError(
+                    f"The decoder of module {name} failed on codes of shape {tuple(h.shape)}: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from None
+            if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, n_features):
+                shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                raise ValueError(
+                    f"The decoder of module {name} must return reconstructions of shape "
+                    f"(n_rows, n_features_in_) = (2, {n_features}); it returned {shape}."
+                )
+    finally:
+        member.train(was_training)
+    adapter.member_components = h.shape[1]

@@ -5,13 +5,13 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-import torch
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, OutlierMixin, TransformerMixin
 from sklearn.utils import TransformerTags
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import SHARED_PARAMETERS_DOC, BaseAutoencoder, fill_docstring
+from ._networks import EnsembleAutoencoder
 from ._validation import Count
 
 # contamination="auto": Tukey's "far out" fence, Q3 + 3 IQR, on the training
@@ -28,8 +28,10 @@ TUKEY_K = 3.0
 AUTO_MAX_WIDTH = 128
 
 # The per-feature error medians that normalize errors are estimated on every
-# (n_samples // MEDIAN_ROWS)-th training row, which bounds their cost.
+# (n_samples // MEDIAN_ROWS)-th training row, and on fewer rows where the
+# members' per-feature errors would exceed MEDIAN_VALUES values (128 MiB).
 MEDIAN_ROWS = 10_000
+MEDIAN_VALUES = 2**25
 
 # A feature's error median counts as at least this share of the mean median
 # over features, so a feature reconstructed almost perfectly in training
@@ -39,14 +41,19 @@ MEDIAN_FLOOR = 0.01
 # trim_fraction: rows are dropped after this share of the epochs.
 TRIM_AFTER = 0.3
 
-# n_neighbors: the reference codes are those of at most this many training
-# rows (every k-th of the rows kept), and queries are compared with them in
-# blocks of NEIGHBOR_BLOCK rows, which bounds memory to NEIGHBOR_BLOCK x
-# NEIGHBOR_ROWS float64 distances (16 MB).  4096 reference rows scored like
-# 10,000 on the twenty ADBench sets (ROC-AUC 77.82 vs 77.79, AP 47.95 vs
-# 47.96) in two thirds of the time.
-NEIGHBOR_ROWS = 4096
-NEIGHBOR_BLOCK = 512
+# The members of the ensemble differ by construction, not by tuning: member
+# k of m has hidden layers WIDTH_SPREAD[0]..WIDTH_SPREAD[1] times the
+# hidden_layer_sizes (evenly spaced), and its own initialization and dropout
+# masks.  A single member (n_estimators=1) has the full width.  Splitting
+# the "auto" width among the members instead (members 1/8 as wide) was
+# measured and rejected: -1.8 ROC-AUC on the twenty sets, worse on both
+# halves (benchmarks/README.md, variant D).
+WIDTH_SPREAD = (0.5, 1.0)
+
+# max_steps is the budget of a step of at most this many values (8 members x
+# 256 rows x 128 features); steps over more values (wider data) get
+# proportionally fewer steps.
+STEP_VALUES = 8 * 256 * 128
 
 
 class AutoencoderOutlierDetector(
@@ -72,15 +79,22 @@ class AutoencoderOutlierDetector(
         ``IsolationForest`` does.  "auto" uses Tukey's "far out" fence
         on the training scores: a row is an outlier when its outlier score
         (minus :meth:`score_samples`) exceeds ``Q3 + 3 * IQR`` of the
-        training rows' scores, which is robust to the outliers themselves.
+        training rows' scores, which is robust to the outliers themselves;
+        when no training row is beyond the fence, the fence moves just below
+        the largest training score, so that ``fit_predict`` always flags the
+        most outlying training row.
 
     max_steps : int or None, default=1000
         Training budget in optimizer steps: ``fit`` trains at most
         ``max_steps // ceil(n_samples / batch_size)`` epochs (at least
         one, at most ``max_iter``), so large data sets cost no more than
-        small ones.  When the budget, not ``max_iter``, ends training, no
-        ``ConvergenceWarning`` is raised.  None trains up to ``max_iter``
-        epochs.  ``partial_fit`` always trains one epoch.
+        small ones.  A step over more than ``8 x 256 x 128`` values
+        (``n_estimators x batch_size x n_features``, wide data) counts as
+        proportionally more than one, so wide data costs no more either.
+        No ``ConvergenceWarning`` is raised when the budget or ``max_iter``
+        ends training: training is a fixed effort.  None trains up to
+        ``max_iter`` epochs, with scikit-learn's warning when they end it.
+        ``partial_fit`` always trains one epoch.
 
     error_normalization : "median" or None, default="median"
         "median" divides each feature's squared standardized error by
@@ -96,20 +110,17 @@ class AutoencoderOutlierDetector(
         trains the remaining epochs without them, so that outliers in the
         training data shape the model less.  0 trains on all rows.
 
-    n_neighbors : int or None, default=20
-        Also score each row by how far its code lies from the codes of
-        normal training rows: the mean Euclidean distance to its
-        ``n_neighbors`` nearest reference codes.  The reference rows are
-        the training rows the model reconstructs best (all but the worst
-        ``trim_fraction``; at most 4,096 of them, evenly spaced).  The
-        score is then minus the sum of the reconstruction error and this
-        distance, each divided by its median over the training rows, so
-        both count alike.  Rows unlike the training data are often both
-        badly reconstructed and far from every normal code; outliers that
-        the decoder happens to reconstruct well are caught by the second
-        term.  None scores by reconstruction error alone, which makes
-        scoring faster (the distances cost about ``n_samples x 4,096 x
-        n_components`` multiply-adds).
+    n_estimators : int, default=8
+        Number of autoencoders in the ensemble.  They are trained together
+        as one batched network (stacked weights, one batched matrix product
+        per layer), on the same batches, and differ in their
+        initialization, dropout masks and hidden widths (from half to all of
+        ``hidden_layer_sizes``, evenly spaced).  Each member's per-feature
+        errors are divided by that member's own training medians before
+        they are averaged, so no member dominates.  An average of diverse
+        models depends less on any one model's luck than the best single
+        model does, which is what makes it hold on data sets it was never
+        tuned on.  1 trains a single autoencoder.
 
     %(shared)s
     Attributes
@@ -118,21 +129,12 @@ class AutoencoderOutlierDetector(
         Threshold on :meth:`score_samples`; ``decision_function`` is
         ``score_samples - offset_``.
 
-    error_median_ : ndarray of shape (`n_features_in_`,) or None
-        Median over the training rows of each feature's squared
-        standardized error (at least 1 %% of their mean over features),
-        estimated on every ``n_samples // 10000``-th training row (all
-        rows below 20,000); None unless ``error_normalization="median"``.
-
-    reference_codes_ : ndarray of shape (n_reference, n_components) or None
-        Codes the neighbour distances are measured to; None when
-        ``n_neighbors`` is None or fewer than two rows were fitted.
-
-    reconstruction_median_, neighbor_median_ : float or None
-        Medians over the training rows of the reconstruction error and of
-        the neighbour distance (each reference row's distance leaving
-        itself out), which put the two terms of the score on one scale;
-        None without neighbour scoring.
+    error_median_ : ndarray of shape (n_estimators, `n_features_in_`) or None
+        Per member, the median over the training rows of each feature's
+        squared standardized error (at least 1 %% of their mean over
+        features), estimated on every ``n_samples // 10000``-th training row
+        (all rows below 20,000; fewer for very wide data); None unless
+        ``error_normalization="median"``.
 
     %(attributes)s
     See Also
@@ -145,9 +147,9 @@ class AutoencoderOutlierDetector(
     The defaults are one setting for all data, chosen by measurement on
     twenty tabular outlier data sets of ADBench with
     ``benchmarks/bench_outliers.py`` (stratified 60/40 splits, three
-    seeds): dropout 0.3, 20 %% trimming, median-normalized errors, a step
-    budget and code-space neighbours.  The ablation and a leave-one-data-set-out check are in
-    ``benchmarks/README.md``.
+    seeds), under rules fixed before looking: a change is kept only when it
+    wins on both halves of those sets and on synthetic anomalies of four
+    kinds.  The log of every variant tried is in ``benchmarks/README.md``.
 
     Examples
     --------
@@ -175,7 +177,7 @@ class AutoencoderOutlierDetector(
         "max_steps": [Count(Integral, 1, None, closed="left"), None],
         "error_normalization": [StrOptions({"median"}), None],
         "trim_fraction": [Interval(Real, 0, 1, closed="left")],
-        "n_neighbors": [Count(Integral, 1, None, closed="left"), None],
+        "n_estimators": [Count(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -199,7 +201,7 @@ class AutoencoderOutlierDetector(
         max_steps=1000,
         error_normalization="median",
         trim_fraction=0.2,
-        n_neighbors=20,
+        n_estimators=8,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -209,6 +211,8 @@ class AutoencoderOutlierDetector(
         random_state=None,
         verbose=0,
         warm_start=False,
+        module=None,
+        module_params=None,
     ):
         self.n_components = n_components
         self.contamination = contamination
@@ -228,7 +232,7 @@ class AutoencoderOutlierDetector(
         self.max_steps = max_steps
         self.error_normalization = error_normalization
         self.trim_fraction = trim_fraction
-        self.n_neighbors = n_neighbors
+        self.n_estimators = n_estimators
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -238,6 +242,8 @@ class AutoencoderOutlierDetector(
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.module = module
+        self.module_params = module_params
 
     def _default_n_components(self, n_features):
         return max(1, min(n_features, AUTO_MAX_WIDTH) // 2)
@@ -250,8 +256,19 @@ class AutoencoderOutlierDetector(
     def _epoch_budget(self, n_rows):
         if self.max_steps is None:
             return self.max_iter
-        steps_per_epoch = math.ceil(n_rows / min(self.batch_size, n_rows))
-        return max(1, min(self.max_iter, self.max_steps // steps_per_epoch))
+        batch = min(self.batch_size, n_rows)
+        steps_per_epoch = math.ceil(n_rows / batch)
+        # Wide data: an ensemble's step touches members x batch x features
+        # values; beyond STEP_VALUES per step, fewer steps keep the cost of
+        # a fit that of a 128-feature one.
+        values = self.n_estimators * batch * self.n_features_in_
+        steps = min(self.max_steps, max(1, round(self.max_steps * STEP_VALUES / values)))
+        return max(1, min(self.max_iter, steps // steps_per_epoch))
+
+    def _warns_at_max_iter(self):
+        # With a step budget, max_iter is part of the budget: training for
+        # a fixed effort, as the defaults do, is no sign of trouble.
+        return self.max_steps is None
 
     def _trim_schedule(self, epochs):
         if self.trim_fraction == 0:
@@ -264,63 +281,59 @@ class AutoencoderOutlierDetector(
             weights = weights / self.error_median_
         return weights
 
+    def _module_spec(self, spec):
+        if self.module is not None:
+            return self._user_module(spec, n_members=self.n_estimators), {}
+        m = self.n_estimators
+        spread = np.linspace(0.0, 1.0, m) if m > 1 else np.ones(1)
+        fractions = WIDTH_SPREAD[0] + (WIDTH_SPREAD[1] - WIDTH_SPREAD[0]) * spread
+        return EnsembleAutoencoder, {
+            "n_features": self.n_features_in_,
+            "n_components": self._n_components(),
+            "n_members": m,
+            "hidden_layer_sizes": self._hidden_layer_sizes(),
+            "width_fractions": fractions.tolist(),
+            "dropout": self.dropout,
+            "activation": self.activation,
+            "output_activation": spec.output_activation,
+            "variational": spec.variational,
+        }
+
+    def _net_defining_params(self):
+        return {**super()._net_defining_params(), "n_estimators": self.n_estimators}
+
     def _after_fit(self, X):
         self._n_features_out = self.net_.module_.n_components
         self.error_median_ = None
         if self.error_normalization == "median":
-            step = max(1, X.shape[0] // MEDIAN_ROWS)
-            median = np.median(self._feature_errors(X[::step]), axis=0)
-            floor = MEDIAN_FLOOR * np.mean(median)
-            self.error_median_ = np.maximum(median, floor) if floor > 0 else np.ones_like(median)
-        self.reference_codes_ = self.reconstruction_median_ = self.neighbor_median_ = None
+            self.error_median_ = self._member_medians(X)
         errors = self._reconstruction_errors(X)
-        if self.n_neighbors is not None and X.shape[0] >= 2:
-            self._set_reference(X, errors)
-            # A reference row counts itself among its neighbours here, so
-            # training rows score a little more normal than new rows would;
-            # measured on fresh rows, contamination=0.05 flagged 4-7 %.
-            errors = self._outlier_scores(X)
         if self.contamination == "auto":
             q1, q3 = np.percentile(errors, [25, 75])
-            self.offset_ = -float(q3 + TUKEY_K * (q3 - q1))
+            # At most the largest training score: fit_predict always flags
+            # the most outlying training row, even when none is beyond the fence.
+            fence = min(q3 + TUKEY_K * (q3 - q1), np.nextafter(errors.max(), -np.inf))
+            self.offset_ = -float(fence)
         else:
             self.offset_ = float(np.percentile(-errors, 100 * self.contamination))
 
-    def _set_reference(self, X, errors):
-        """Keep the codes of the best-reconstructed training rows, and the
-        medians that put errors and neighbour distances on one scale."""
-        kept = np.flatnonzero(errors <= np.quantile(errors, 1 - self.trim_fraction))
-        if len(kept) < 2:
-            kept = np.arange(X.shape[0])
-        kept = kept[:: max(1, -(-len(kept) // NEIGHBOR_ROWS))]
-        codes = self._codes(X[kept]).astype(np.float32)
-        reference = torch.from_numpy(codes)
-        distances = _mean_knn_distance(reference, reference, self.n_neighbors, skip_self=True)
-        self.reference_codes_ = codes
-        # Scoring uses the n_neighbors the reference was fitted with, not
-        # one set later with set_params.
-        self._fitted_neighbors_ = self.n_neighbors
-        self.reconstruction_median_ = _positive_median(errors)
-        self.neighbor_median_ = _positive_median(distances.numpy())
-
-    def _outlier_scores(self, X):
-        """Minus :meth:`score_samples`: the reconstruction error, plus the
-        neighbour distance with both divided by their training medians."""
-        if self.reference_codes_ is None:
-            return self._reconstruction_errors(X)
-        reference = torch.from_numpy(self.reference_codes_).to(self._scoring_device())
-
-        def add_distances(errors, code):
-            distances = _mean_knn_distance(code, reference, self._fitted_neighbors_)
-            return errors.double() / self.reconstruction_median_ + distances / self.neighbor_median_
-
-        return self._reconstruction_errors(X, combine=add_distances)
+    def _member_medians(self, X):
+        """Each member's median squared standardized error per feature."""
+        members = self.net_.module_.n_members
+        rows = max(1, min(MEDIAN_ROWS, MEDIAN_VALUES // (members * X.shape[1])))
+        sample = X[:: max(1, X.shape[0] // rows)]
+        errors = np.empty((members, sample.shape[0], X.shape[1]), dtype=np.float32)
+        for batch_rows, n_rows, sq_diff, weight in self._error_batches(sample):
+            errors[:, batch_rows] = sq_diff.mul_(weight)[:, :n_rows].cpu().numpy()
+        median = np.median(errors, axis=1).astype(np.float64)
+        floor = MEDIAN_FLOOR * np.mean(median, axis=1, keepdims=True)
+        return np.where(floor > 0, np.maximum(median, floor), 1.0)
 
     def score(self, X, y=None):
         """Mean of :meth:`score_samples`: minus the mean outlier score.
 
-        Each detector measures errors and neighbour distances against its
-        own training medians, so this number does not compare detectors
+        Each detector measures errors against its own training medians,
+        so this number does not compare detectors
         with different parameters well.  To choose parameters, label a
         validation set and use ``GridSearchCV(..., scoring="roc_auc")``
         with +1 for inliers and -1 for outliers.
@@ -342,12 +355,12 @@ class AutoencoderOutlierDetector(
     def score_samples(self, X):
         """Minus the outlier score of each row: higher means more normal.
 
-        The score is the reconstruction error, the mean over features of
-        ``((x - x_hat) / std) ** 2`` (each divided by ``error_median_``
-        with ``error_normalization="median"``), plus with ``n_neighbors``
-        the distance of the row's code to its nearest reference codes,
-        each of the two divided by its training median.  It does not
-        depend on ``loss`` or ``scaling``.
+        The outlier score is the row's reconstruction error: the mean over
+        the ensemble's members and the features of ``((x - x_hat) / std) **
+        2``, each divided by that member's ``error_median_`` for the feature
+        with ``error_normalization="median"``; that is, the row mean of
+        :meth:`feature_errors`.  It does not depend on ``loss`` or
+        ``scaling``, and costs one forward pass of the ensemble.
 
         Parameters
         ----------
@@ -359,7 +372,7 @@ class AutoencoderOutlierDetector(
         scores : ndarray of shape (n_samples,)
             Minus the outlier score.
         """
-        return -self._outlier_scores(self._check_X(X))
+        return -self._reconstruction_errors(self._check_X(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -405,22 +418,24 @@ class AutoencoderOutlierDetector(
         """Per-feature reconstruction errors: which columns make a row abnormal.
 
         This docstring is the one definition of these numbers; the user
-        guide links here.  Entry ``(i, j)`` is
+        guide links here.  Entry ``(i, j)`` is the mean over the members
+        ``k`` of the ensemble of
 
-        ``((x_ij - x_hat_ij) / std_j) ** 2 / error_median_[j]``
+        ``((x_ij - x_hat_kij) / std_j) ** 2 / error_median_[k, j]``
 
-        where ``std_j`` is feature ``j``'s training standard deviation
-        (``error_scale_``) and ``error_median_[j]`` the median of the same
-        squared error over the training rows.  So 1 means "reconstructed as
-        badly as a typical training row, on this feature", and 100 means a
-        hundred times worse.  With ``error_normalization=None`` there is no
-        division: 1 then means an error of one standard deviation, which is
-        what predicting the feature's mean costs on average.
+        where ``x_hat_k`` is member ``k``'s reconstruction, ``std_j`` is
+        feature ``j``'s training standard deviation (``error_scale_``) and
+        ``error_median_[k, j]`` the median of the same squared error over
+        the training rows.  So about 1 means "reconstructed as badly as a
+        typical training row, on this feature" (exactly 1 at the median
+        with ``n_estimators=1``), and 100 means a hundred times worse.
+        With ``error_normalization=None`` there is no division: 1 then
+        means an error of one standard deviation, which is what predicting
+        the feature's mean costs on average.
 
         They are not shares: a row's entries do not sum to a fixed total
         and single entries can be very large.  Their mean over the features
-        is the row's reconstruction error: minus :meth:`score_samples` with
-        ``n_neighbors=None``, its first term otherwise.
+        is the row's outlier score, minus :meth:`score_samples`.
 
         Parameters
         ----------
@@ -440,10 +455,12 @@ class AutoencoderOutlierDetector(
         >>> import numpy as np
         >>> from skae import AutoencoderOutlierDetector
         >>> X = np.random.RandomState(0).normal(size=(300, 5))
-        >>> det = AutoencoderOutlierDetector(n_neighbors=None, max_iter=10, random_state=0)
+        >>> det = AutoencoderOutlierDetector(n_estimators=1, max_iter=10, random_state=0)
         >>> errors = det.fit(X).feature_errors(X)
         >>> np.allclose(np.median(errors, axis=0), 1.0)  # typical training row: 1
         True
+        >>> det = AutoencoderOutlierDetector(max_iter=10, random_state=0).fit(X)
+        >>> errors = det.feature_errors(X)
         >>> np.allclose(errors.mean(axis=1), -det.score_samples(X))  # row means
         True
         >>> odd = X[:1].copy()
@@ -511,37 +528,6 @@ class AutoencoderOutlierDetector(
         stage = self._stage(keep_fitted=True)
         stage._after_fit(stage._check_X(X))
         return self._commit(stage)
-
-
-def _mean_knn_distance(queries, reference, k, skip_self=False):
-    """Mean Euclidean distance of each query row to its ``k`` nearest
-    reference rows (leaving out the nearest, the row itself, with
-    ``skip_self``), in blocks of ``NEIGHBOR_BLOCK`` queries.
-
-    Computed in float64: ``|q|^2 + |r|^2 - 2 q.r`` loses the digits of
-    close pairs in float32.
-    """
-    queries, reference = queries.double(), reference.double()
-    k = min(k + skip_self, len(reference))
-    reference_sq = reference.square().sum(dim=1)
-    out = []
-    for start in range(0, len(queries), NEIGHBOR_BLOCK):
-        block = queries[start : start + NEIGHBOR_BLOCK]
-        sq = torch.addmm(reference_sq, block, reference.T, alpha=-2.0)
-        sq.add_(block.square().sum(dim=1, keepdim=True)).clamp_(min=0.0)
-        nearest = sq.topk(k, dim=1, largest=False).values[:, int(skip_self) :]
-        out.append(nearest.sqrt_().mean(dim=1))
-    return torch.cat(out)
-
-
-def _positive_median(values):
-    """The median, or the mean where the median is 0 (over half the rows
-    reconstructed or matched exactly), or 1 where both are."""
-    for statistic in (np.median, np.mean):
-        value = float(statistic(values))
-        if value > 0 and math.isfinite(value):
-            return value
-    return 1.0
 
 
 fill_docstring(

@@ -79,6 +79,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         random_state=None,
         verbose=0,
         warm_start=False,
+        module=None,
+        module_params=None,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -103,6 +105,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.module = module
+        self.module_params = module_params
 
     def _after_fit(self, X):
         self._n_features_out = self.net_.module_.n_components

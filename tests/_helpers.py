@@ -1,6 +1,7 @@
 """Helpers shared by the test modules."""
 
 import numpy as np
+import torch
 
 from skae import AutoencoderOutlierDetector, AutoencoderTransformer
 
@@ -26,3 +27,23 @@ def outputs(est, X):
         out["decision_function"] = est.decision_function(X)
         out["predict"] = est.predict(X)
     return out
+
+
+class TinyAE(torch.nn.Module):
+    """A user's autoencoder as tutorials write it, for the common checks."""
+
+    def __init__(self, n_features, n_components=2, width=4):
+        super().__init__()
+        self.encoder = torch.nn.Sequential(
+            torch.nn.Linear(n_features, width),
+            torch.nn.ReLU(),
+            torch.nn.Linear(width, n_components),
+        )
+        self.decoder = torch.nn.Sequential(
+            torch.nn.Linear(n_components, width),
+            torch.nn.ReLU(),
+            torch.nn.Linear(width, n_features),
+        )
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))

@@ -1,6 +1,7 @@
 """scikit-learn's estimator checks, for both estimators and every named loss."""
 
 import pytest
+from _helpers import TinyAE
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skae import AutoencoderOutlierDetector, AutoencoderTransformer
@@ -14,13 +15,19 @@ INSTANCES = [
     for cls in (AutoencoderTransformer, AutoencoderOutlierDetector)
     for loss in sorted(LOSSES)
 ]
+# Users' own networks (#20), given as a class: the checks fit data of many
+# widths, and skae passes each its n_features.
+CUSTOM = [
+    AutoencoderTransformer(module=TinyAE, module_params={"width": 3}, **TINY),
+    AutoencoderOutlierDetector(module=TinyAE, n_estimators=2, **TINY),
+]
 
 
 def expected_failed_checks(estimator):
     return {}
 
 
-@parametrize_with_checks(INSTANCES, expected_failed_checks=expected_failed_checks)
+@parametrize_with_checks(INSTANCES + CUSTOM, expected_failed_checks=expected_failed_checks)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+import torch
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
-from sklearn.neighbors import NearestNeighbors
 
 from skae import AutoencoderOutlierDetector
 
@@ -67,7 +67,8 @@ def test_grid_search_with_roc_auc(planted):
 def test_transform_gives_codes(planted):
     X, _ = planted
     det = AutoencoderOutlierDetector(**FAST).fit(X)
-    assert det.transform(X).shape == (len(X), 3)  # n_components defaults to n_features // 2
+    # n_components defaults to n_features // 2 per member; the members' codes side by side
+    assert det.transform(X).shape == (len(X), 3 * 8)
     assert det.inverse_transform(det.transform(X)).shape == X.shape
 
 
@@ -85,9 +86,8 @@ def planted_column():
 def test_feature_errors_add_up_to_the_score(planted, error_normalization):
     X, _ = planted
     det = AutoencoderOutlierDetector(
-        error_normalization=error_normalization, n_neighbors=None, **FAST
+        error_normalization=error_normalization, n_estimators=1, **FAST
     ).fit(X)
-    assert det.reference_codes_ is None
     errors = det.feature_errors(X)
     assert errors.shape == X.shape
     np.testing.assert_allclose(errors.mean(axis=1), -det.score_samples(X), rtol=1e-5)
@@ -110,7 +110,7 @@ def test_feature_errors_honour_pandas_output(planted_column):
     pd = pytest.importorskip("pandas")
     columns = [f"sensor_{i}" for i in range(6)]
     frame = pd.DataFrame(planted_column, columns=columns, index=np.arange(400) + 1000)
-    det = AutoencoderOutlierDetector(n_neighbors=None, **FAST).fit(frame)
+    det = AutoencoderOutlierDetector(**FAST).fit(frame)
     assert isinstance(det.feature_errors(frame), np.ndarray)
     det.set_output(transform="pandas")
     errors = det.feature_errors(frame.iloc[:5])
@@ -120,7 +120,7 @@ def test_feature_errors_honour_pandas_output(planted_column):
     assert (errors.idxmax(axis=1) == "sensor_3").all()
     np.testing.assert_allclose(errors.mean(axis=1), -det.score_samples(frame.iloc[:5]), rtol=1e-5)
     codes = det.transform(frame)
-    assert list(codes.columns) == [f"autoencoderoutlierdetector{i}" for i in range(3)]
+    assert list(codes.columns) == [f"autoencoderoutlierdetector{i}" for i in range(3 * 8)]
     # Without feature names, columns are x0, x1, ...
     plain = AutoencoderOutlierDetector(**FAST).set_output(transform="pandas").fit(planted_column)
     assert list(plain.feature_errors(planted_column[:2]).columns) == [f"x{i}" for i in range(6)]
@@ -162,48 +162,33 @@ def test_contamination_with_default_training(planted, contamination):
 
 
 # ------------------------------------------------------- neighbour scoring
-def test_score_adds_errors_and_neighbor_distances(planted):
+def test_ensemble_is_the_mean_of_its_members(planted):
+    """The batched ensemble scores as its members would one by one: each
+    member's per-feature errors over its own training medians, averaged."""
     X, _ = planted
-    det = AutoencoderOutlierDetector(n_neighbors=7, **FAST).fit(X)
-    # An independent computation: exact neighbours from scikit-learn.
-    reference = det.reference_codes_.astype(np.float64)
-    distances, _ = NearestNeighbors(n_neighbors=7).fit(reference).kneighbors(det.transform(X))
-    errors = det.feature_errors(X).mean(axis=1)
-    expected = errors / det.reconstruction_median_ + distances.mean(axis=1) / det.neighbor_median_
-    np.testing.assert_allclose(-det.score_samples(X), expected, rtol=1e-3, atol=1e-4)
-    # The medians put both terms on one scale over the training rows.
-    assert np.median(errors) == pytest.approx(det.reconstruction_median_)
-    loo, _ = NearestNeighbors(n_neighbors=8).fit(reference).kneighbors(reference)
-    assert np.median(loo[:, 1:].mean(axis=1)) == pytest.approx(det.neighbor_median_, rel=1e-3)
+    det = AutoencoderOutlierDetector(n_estimators=3, **FAST).fit(X)
+    module = det.net_.module_
+    assert det.error_median_.shape == (3, X.shape[1])
+    z = (X - det.center_) / det.scale_
+    with torch.no_grad():
+        recon = module(torch.as_tensor(z, dtype=torch.float32))[0].double().numpy()
+    assert recon.shape == (3, len(X), X.shape[1])
+    per_member = (
+        (recon - z) ** 2 * (det.scale_ / det.error_scale_) ** 2 / det.error_median_[:, None]
+    )
+    np.testing.assert_allclose(det.feature_errors(X), per_member.mean(axis=0), rtol=1e-4, atol=1e-6)
+    # Each member's own per-feature median training error is 1.
+    np.testing.assert_allclose(np.median(per_member, axis=1), 1.0, rtol=1e-3)
+    # The members differ: own weights and widths.
+    first = module.encoder[0].weight
+    assert not torch.equal(first[0], first[1])
+    widths = module.encoder[2].mask.sum(dim=-1).view(-1).tolist()
+    assert widths == sorted(widths) and widths[0] < widths[-1]
 
 
-def test_reference_leaves_out_the_worst_reconstructed_rows(planted):
+def test_any_ensemble_size_detects_planted_outliers(planted):
     X, y = planted
-    det = AutoencoderOutlierDetector(trim_fraction=0.1, **FAST).fit(X)
-    errors = det.feature_errors(X).mean(axis=1)
-    kept = errors <= np.quantile(errors, 0.9)
-    assert len(det.reference_codes_) == kept.sum()
-    np.testing.assert_allclose(det.reference_codes_, det.transform(X[kept]), rtol=1e-5, atol=1e-6)
-    # The planted outliers are among the rows left out.
-    assert not np.any(kept[y == -1])
-
-
-def test_neighbor_scoring_on_degenerate_data():
-    # One row: no neighbours to compare with, so reconstruction error alone.
-    one = AutoencoderOutlierDetector(max_iter=2).fit(np.ones((1, 3)))
-    assert one.reference_codes_ is None
-    assert np.all(np.isfinite(one.score_samples(np.ones((2, 3)))))
-    # Duplicated rows: zero neighbour distances must not give inf scores.
-    X = np.repeat(np.random.RandomState(0).normal(size=(3, 4)), 50, axis=0)
-    det = AutoencoderOutlierDetector(max_iter=3, random_state=0).fit(X)
-    assert det.neighbor_median_ > 0 and det.reconstruction_median_ > 0
-    assert np.all(np.isfinite(det.score_samples(X + 1e3)))
-
-
-def test_scoring_uses_the_fitted_neighbor_count(planted):
-    X, _ = planted
-    det = AutoencoderOutlierDetector(n_neighbors=5, **FAST).fit(X)
-    before = det.score_samples(X)
-    det.set_params(n_neighbors=None)  # takes effect at the next fit, as in scikit-learn
-    np.testing.assert_array_equal(det.score_samples(X), before)
-    assert det.fit(X).reference_codes_ is None
+    for n_estimators in (1, 4):
+        det = AutoencoderOutlierDetector(n_estimators=n_estimators, **FAST).fit(X)
+        assert roc_auc_score(y, det.score_samples(X)) > 0.95
+        assert det.inverse_transform(det.transform(X)).shape == X.shape

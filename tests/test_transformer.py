@@ -114,14 +114,6 @@ def test_batch_composition_does_not_change_outputs(wine):
     np.testing.assert_array_equal(full[:20], one_by_one)
 
 
-@pytest.mark.xfail(
-    reason="skae/_base.py _batches takes its thread count from the rows scored, "
-    "min(X.shape[0], INFERENCE_BATCH), though it multiplies a padded batch of "
-    "INFERENCE_BATCH rows; torch's matmul over 2000 features rounds differently "
-    "on 1 and 2 threads. Fix: self._threads(INFERENCE_BATCH), as inverse_transform "
-    "does; then drop this mark (issue #19).",
-    strict=False,
-)
 def test_batch_composition_does_not_change_outputs_on_two_threads():
     # The suite runs on one thread (conftest.py), where a row's result cannot
     # depend on the thread count; a user's default is every core.
