@@ -251,6 +251,15 @@ def timed(fn, *args, **kwargs):
     return time.perf_counter() - tic, result
 
 
+def interleaved_times(rows, repeats):
+    """``{name: [seconds, ...]}`` of ``(name, fn)`` rows run in turn, ``repeats`` times."""
+    times = {name: [] for name, _ in rows}
+    for _ in range(repeats):
+        for name, fn in rows:
+            times[name].append(timed(fn)[0])
+    return times
+
+
 def timed_cpu(fn, *args, **kwargs):
     """(wall seconds, process CPU seconds, result) of one call.
 
@@ -426,10 +435,7 @@ def bench_score(args, X_train):
     bare_forward(module, small, 8192, recon)
     est.score_samples(small)
     est.transform(small)
-    times = {name: [] for name, _ in rows}
-    for _ in range(args.repeats):
-        for name, fn in rows:
-            times[name].append(timed(fn)[0])
+    times = interleaved_times(rows, args.repeats)
     reference = statistics.median(times[rows[0][0]])
     table = []
     for name, _ in rows:
@@ -485,10 +491,7 @@ def bench_detector(args):
     ]
     small = X[:20000]
     det.score_samples(small)
-    times = {name: [] for name, _ in rows}
-    for _ in range(args.repeats):
-        for name, fn in rows:
-            times[name].append(timed(fn)[0])
+    times = interleaved_times(rows, args.repeats)
     reference = statistics.median(times[rows[0][0]])
     table = [
         (name, f"{statistics.median(v):.3f}", f"{statistics.median(v) / reference:.2f}x")
