@@ -17,7 +17,7 @@ import pytest
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 #: Extras a block may need; without them its test is skipped.
-OPTIONAL = {"dask", "distributed", "dask_ml"}
+OPTIONAL = {"dask", "distributed", "dask_ml", "onnx", "onnxruntime", "skl2onnx"}
 
 #: What some blocks must print.
 OUTPUTS = {
@@ -25,6 +25,12 @@ OUTPUTS = {
     "scaling_out.rst: A grid search on a dask cluster": r"\{'loss': '(mse|mae|huber)'\}",
     "scaling_out.rst: Data larger than memory": r"^4 \[",  # one epoch per chunk
     "user_guide.rst: Your own network": r"^\(1797, 4\)",
+    "deploying.rst: Export and score a detector Pipeline": (
+        r"^scores equal: True\nlabels equal: True"
+    ),
+    "deploying.rst: A transformer, a classifier and inverse_transform": (
+        r"^probabilities equal: True\nrows equal: True"
+    ),
 }
 
 
@@ -48,8 +54,13 @@ BLOCKS = blocks()
 
 def test_every_page_with_code_is_covered():
     pages = {block_id.split(":")[0] for block_id, _ in BLOCKS}
-    assert pages == {"getting_started.rst", "scaling_out.rst", "user_guide.rst"}
-    assert len(BLOCKS) == 6
+    assert pages == {
+        "deploying.rst",
+        "getting_started.rst",
+        "scaling_out.rst",
+        "user_guide.rst",
+    }
+    assert len(BLOCKS) == 8
     assert set(OUTPUTS) <= {block_id for block_id, _ in BLOCKS}
 
 
