@@ -69,3 +69,19 @@ def test_cuda_model_unpickles_on_a_cpu_only_machine(tmp_path, X):
         check=False,
     )
     assert result.stdout.strip() == "ok", result.stderr
+
+
+@pytest.mark.parametrize("cls", [AutoencoderTransformer, AutoencoderOutlierDetector])
+def test_a_users_module_trains_and_scores_on_the_gpu(cls, X):
+    """#20: a user's own autoencoder moves to the device with skae's adapter."""
+    from _helpers import TinyAE
+
+    params = {"module": TinyAE, "max_iter": 3, "random_state": 0}
+    if cls is AutoencoderOutlierDetector:
+        params["n_estimators"] = 2
+    est = cls(device="cuda", **params).fit(X)
+    assert all(p.device.type == "cuda" for p in est.net_.module_.parameters())
+    scores = est.score_samples(X)
+    assert np.all(np.isfinite(scores))
+    cpu = cls(device="cpu", **params).fit(X)
+    np.testing.assert_allclose(scores, cpu.score_samples(X), rtol=1e-3, atol=1e-4)
