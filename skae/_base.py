@@ -2,12 +2,14 @@
 
 The two public estimators are thin subclasses.  Data takes two paths:
 
-- training: ``fit`` -> ``validate_data`` -> running statistics -> scaled
-  batches sliced from one tensor -> skorch ``AutoencoderNet`` -> registry
-  loss -> optimizer step;
+- training: ``fit`` -> ``validate_data`` -> running statistics -> column
+  map (``_columns.py``) -> scaled batches sliced from one tensor, holes
+  filled and masked -> skorch ``AutoencoderNet`` -> registry loss over the
+  observed entries -> optimizer step;
 - scoring: ``score_samples`` -> ``check_is_fitted`` -> ``validate_data``
-  -> the same scaling step -> module under ``torch.inference_mode`` in
-  fixed-size batches -> per-feature squared errors in standardized units.
+  -> the same column map -> module under ``torch.inference_mode`` in
+  fixed-size batches -> per-feature squared errors in standardized units,
+  averaged over each row's observed entries.
 """
 
 import copy
@@ -27,6 +29,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from torch import nn
 
+from ._columns import INPUT_BOUND, ColumnMap, as_target
 from ._losses import LOSSES, ReconstructionLoss, get_loss_spec
 from ._net import (
     METRICS,
@@ -50,7 +53,6 @@ from ._utils import (
     RunningStats,
     check_numeric,
     output_format,
-    safe_scale,
     thread_budget,
     torch_threads,
 )
@@ -60,10 +62,8 @@ from ._validation import Count, check_device, warn_at_caller
 # so a row's result never depends on which other rows are scored with it.
 INFERENCE_BATCH = 2048
 
-# Scaled inputs are clipped to this magnitude before the network when
-# scoring (training data is checked to stay far inside it), so rows far
-# outside the training range get huge, finite errors instead of inf or NaN.
-INPUT_BOUND = 1e6
+# Errors that overflowed float32 are reported as this (scaled inputs are
+# clipped to INPUT_BOUND, see skae/_columns.py).
 ERROR_BOUND = 1e30
 
 # Below this many multiply-adds per batch one thread is never slower
@@ -123,7 +123,8 @@ class BaseAutoencoder(BaseEstimator):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Training data.  Sparse CSR/CSC input is densified one batch at a
-            time.
+            time.  NaN (and pandas NA) entries are missing values: they are
+            left out of the loss and of the scaling statistics; inf raises.
         y : None
             Ignored; present for API consistency.
 
@@ -160,7 +161,8 @@ class BaseAutoencoder(BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            A chunk of training rows.
+            A chunk of training rows; NaN entries are missing values.  The
+            first chunk must observe every column at least once.
         y : None
             Ignored.
 
@@ -241,6 +243,8 @@ class BaseAutoencoder(BaseEstimator):
         # scikit-learn's fast finiteness test sums X; for float32 values near
         # the top of their range that sum is inf - inf, which warns although
         # every value is finite.  The element-wise test that follows decides.
+        # NaN (and pandas NA, which becomes NaN) is a missing value; inf
+        # is still an error.
         with np.errstate(over="ignore", invalid="ignore"):
             X = validate_data(
                 self,
@@ -249,8 +253,32 @@ class BaseAutoencoder(BaseEstimator):
                 accept_sparse=("csr", "csc"),
                 dtype=(np.float64, np.float32),
                 order="C",
+                ensure_all_finite="allow-nan",
             )
         return X
+
+    # Fitted scaling: the column map owns it, these name its parts.
+    @property
+    def center_(self):
+        return self._columns_.center
+
+    @property
+    def scale_(self):
+        return self._columns_.scale
+
+    @property
+    def error_scale_(self):
+        return self._columns_.error_scale
+
+    def __setstate__(self, state):
+        if "center_" in state:  # pickled before the column map existed
+            stats = state.get("_stats_")
+            mean = stats.mean if stats is not None else state["center_"]
+            center, scale = state.pop("center_"), state.pop("scale_")
+            state["_columns_"] = ColumnMap(
+                center, scale, state.pop("error_scale_"), (mean - center) / scale
+            )
+        super().__setstate__(state)
 
     def _n_components(self):
         if self.n_components is not None:
@@ -281,43 +309,14 @@ class BaseAutoencoder(BaseEstimator):
         return self.scaling
 
     def _set_scaling(self):
-        """Derive the network's input scaling and the error units from stats."""
+        """Fit the column map (scaling, missing values, error units) to stats."""
         stats = self._stats_
-        if not (np.all(np.isfinite(stats.m2)) and np.all(np.isfinite(stats.max))):
-            raise ValueError(
-                "X has values too large to compute its variance in float64 "
-                f"(largest magnitude {np.max(np.abs([stats.min, stats.max])):.3g}); "
-                "divide X by a constant before fitting."
-            )
-        # Any column's std is at least spread / sqrt(2 n); far less means its
-        # squared deviations underflowed, and it would pass for constant.
-        spread = stats.max - stats.min
-        underflow = (stats.std * np.sqrt(2 * stats.n) < spread / 2) & (
-            spread > 10 * np.finfo(np.float64).eps * np.abs(stats.mean)
+        columns = ColumnMap.from_stats(
+            stats, self._scaling_mode(), getattr(self, "feature_names_in_", None)
         )
-        if np.any(underflow):
-            raise ValueError(
-                "X has values too small to compute its variance in float64 "
-                f"(spread {np.max(spread[underflow]):.3g}); multiply X by a constant "
-                "before fitting."
-            )
-        std = safe_scale(stats.std, stats.mean)
-        mode = self._scaling_mode()
-        if mode == "standard":
-            center, scale = stats.mean, std
-        elif mode == "minmax":
-            center, scale = stats.min, safe_scale(stats.max - stats.min, stats.min)
-        else:
-            center, scale = np.zeros_like(std), np.ones_like(std)
-        self.center_, self.scale_, self.error_scale_ = center, scale, std
-        spread = np.max(np.abs([(stats.min - center) / scale, (stats.max - center) / scale]))
-        if mode is None and spread > INPUT_BOUND:
-            raise ValueError(
-                f"X has values up to {spread:.3g} in magnitude, which the network "
-                "cannot learn with scaling=None; use scaling='standard'."
-            )
+        self._columns_ = columns
         if get_loss_spec(self.loss).unit_interval and (
-            np.min((stats.min - center) / scale) < 0 or np.max((stats.max - center) / scale) > 1
+            np.min(columns.to_scaled(stats.min)) < 0 or np.max(columns.to_scaled(stats.max)) > 1
         ):
             raise ValueError(
                 f"loss='bce' needs training data in [0, 1] after scaling, but with "
@@ -497,7 +496,7 @@ class BaseAutoencoder(BaseEstimator):
                 ),
             )
             history_start = len(net.history)
-            data = ScaledRows(RowSource(X, device), self.center_, self.scale_)
+            data = ScaledRows(RowSource(X, device), self._columns_)
             with torch_threads(self._threads(min(X.shape[0], self.batch_size))):
                 net.partial_fit(data, epochs=epochs)
         self._record_history(net, history_start, epochs, fresh, streaming, data)
@@ -553,14 +552,15 @@ class BaseAutoencoder(BaseEstimator):
         loss function is at fault, not the steps; otherwise the step size.
         """
         module = net.module_
-        xb = data.batch(slice(0, min(len(data), self.batch_size)))
+        xb, observed = data.batch(slice(0, min(len(data), self.batch_size)))
         with torch.no_grad():
             was_training = module.training
             module.eval()
             try:
                 output = module(xb)
                 outputs_finite = all(torch.isfinite(o).all() for o in output if o is not None)
-                loss = net.criterion_(output, xb) if outputs_finite else None
+                target = as_target(xb, observed)
+                loss = net.criterion_(output, target) if outputs_finite else None
             finally:
                 module.train(was_training)
         if loss is not None and not torch.isfinite(loss).all():
@@ -580,19 +580,21 @@ class BaseAutoencoder(BaseEstimator):
         return self._validate_X(X, reset=False)
 
     def _batches(self, X, encode_only=False):
-        """Yield ``(rows, n_rows, xb, outputs)`` over fixed-size batches.
+        """Yield ``(rows, n_rows, xb, observed, outputs)`` over fixed-size batches.
 
         ``rows`` is the slice of ``X`` a batch covers and ``n_rows`` its
-        number of real rows.  ``xb`` (the scaled network inputs) and
-        ``outputs`` (the module's ``(reconstruction, code, log_variance)``)
-        have exactly ``INFERENCE_BATCH`` rows: reduce over features before
+        number of real rows.  ``xb`` (the scaled network inputs, holes
+        filled by the column map), ``observed`` (None when ``X`` has no
+        missing entry, else the mask of observed entries) and ``outputs``
+        (the module's ``(reconstruction, code, log_variance)``) have
+        exactly ``INFERENCE_BATCH`` rows: reduce over features before
         slicing off the padding, so a row's result never depends on the
         shape of its batch.  With ``encode_only`` the outputs are the codes.
         """
         module = self._scoring_module()
         forward = module.encode if encode_only else module
         source = RowSource(X, self._scoring_device())
-        data = ScaledRows(source, self.center_, self.scale_)
+        to_inputs = self._columns_.bind(source)
         starts = range(0, X.shape[0], INFERENCE_BATCH)
         starts = scoring_progress(starts, self.verbose, sys.stderr)
         # Every batch is padded to INFERENCE_BATCH rows, so the thread count
@@ -600,9 +602,12 @@ class BaseAutoencoder(BaseEstimator):
         with torch.inference_mode(), torch_threads(self._threads(INFERENCE_BATCH)):
             for start in starts:
                 rows = slice(start, start + INFERENCE_BATCH)
-                xb = data.scale(source.rows(rows)).clamp(-INPUT_BOUND, INPUT_BOUND)
-                xb = _pad(xb)
-                yield rows, min(INFERENCE_BATCH, X.shape[0] - start), xb, forward(xb)
+                xb, observed = to_inputs(source.rows(rows))
+                xb = _pad(xb.clamp(-INPUT_BOUND, INPUT_BOUND))
+                if observed is not None:
+                    observed = _pad(observed, value=True)
+                n_rows = min(INFERENCE_BATCH, X.shape[0] - start)
+                yield rows, n_rows, xb, observed, forward(xb)
 
     def _scoring_module(self):
         """The fitted module, in evaluation mode.
@@ -625,48 +630,65 @@ class BaseAutoencoder(BaseEstimator):
         """Per-feature factors from squared errors in the network's scaled
         space to the reported errors: ``(scale_ / error_scale_) ** 2`` gives
         squared errors in units of the training standard deviation."""
-        return (self.scale_ / self.error_scale_) ** 2
+        return self._columns_.error_weights()
 
     def _error_batches(self, X):
-        """Yield ``(rows, n_rows, sq_diff, weight)`` over padded batches.
+        """Yield ``(rows, n_rows, sq_diff, weight, observed)`` over padded batches.
 
         ``sq_diff * weight`` are the per-feature errors, with ``sq_diff =
         (z - z_hat) ** 2`` in the network's scaled space, of shape
         ``(rows, features)``, or ``(members, rows, features)`` for an
         ensemble, and ``weight`` from :meth:`_error_weights`, of shape
-        ``(features,)`` or ``(members, 1, features)``.
+        ``(features,)`` or ``(members, 1, features)``.  ``observed`` is
+        None without missing entries, else the ``(rows, features)`` mask of
+        observed entries; ``sq_diff`` is 0 where it is False.
         """
         weight = torch.as_tensor(
             self._error_weights(), dtype=torch.float32, device=self._scoring_device()
         )
-        for rows, n_rows, xb, (recon, _, _) in self._batches(X):
+        for rows, n_rows, xb, observed, (recon, _, _) in self._batches(X):
             if recon.dim() == 3:  # one weight row per member
                 weight = weight.view(-1, 1, weight.shape[-1]).expand(len(recon), 1, -1)
-            yield rows, n_rows, recon.sub_(xb).square_(), weight
+            sq_diff = recon.sub_(xb).square_()
+            if observed is not None:
+                sq_diff.masked_fill_(~observed, 0.0)
+            yield rows, n_rows, sq_diff, weight, observed
 
     def _feature_errors(self, X):
-        """Weighted squared errors per feature (the members' mean for an ensemble)."""
+        """Weighted squared errors per feature (the members' mean for an
+        ensemble); NaN exactly where ``X`` is missing."""
         out = np.empty(X.shape, dtype=np.float64)
-        for rows, n_rows, sq_diff, weight in self._error_batches(X):
+        holes = None
+        for rows, n_rows, sq_diff, weight, observed in self._error_batches(X):
             errors = sq_diff.mul_(weight)
             if errors.dim() == 3:
                 errors = errors.mean(dim=0)
             out[rows] = errors[:n_rows].cpu().numpy()
-        return _bounded(out)
+            if observed is not None:
+                holes = np.zeros(X.shape, dtype=bool) if holes is None else holes
+                holes[rows] = ~observed[:n_rows].cpu().numpy()
+        out = _bounded(out)
+        if holes is not None:
+            out[holes] = np.nan
+        return out
 
     def _reconstruction_errors(self, X):
-        """Row means of :meth:`_feature_errors`, batch by batch.
+        """Row means of :meth:`_feature_errors` over the observed entries,
+        batch by batch.
 
         One matrix-vector product (one per member) weights and averages the
-        features.
+        features; a row with holes is then multiplied by ``n_features /
+        n_observed`` (exactly 1 for a complete row).
         """
         out = np.empty(X.shape[0], dtype=np.float64)
-        for rows, n_rows, sq_diff, weight in self._error_batches(X):
+        for rows, n_rows, sq_diff, weight, observed in self._error_batches(X):
             if sq_diff.dim() == 2:
                 errors = sq_diff @ (weight / len(weight))
             else:
                 average = weight.transpose(1, 2) / (weight.shape[0] * weight.shape[2])
                 errors = torch.bmm(sq_diff, average).sum(dim=0).squeeze(1)
+            if observed is not None:
+                errors = errors * (observed.shape[1] / observed.sum(dim=1))
             out[rows] = errors[:n_rows].cpu().numpy()
         return _bounded(out)
 
@@ -676,12 +698,15 @@ class BaseAutoencoder(BaseEstimator):
         The error is the mean over features of ``((x - x_hat) / std)**2``,
         with each feature's standard deviation from the training data.  It
         does not depend on ``loss`` or ``scaling``, so models trained with
-        different losses are comparable.  Higher means more normal.
+        different losses are comparable.  Higher means more normal.  For a
+        row with missing values (NaN) it is the mean over the row's observed
+        features, on the same scale as complete rows.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Rows to score.
+            Rows to score; NaN entries are missing values.  A row with
+            every entry missing raises a ``ValueError``.
 
         Returns
         -------
@@ -722,7 +747,7 @@ class BaseAutoencoder(BaseEstimator):
     def _codes(self, X):
         """Codes of validated rows ``X``."""
         out = np.empty((X.shape[0], self.net_.module_.n_components), dtype=np.float64)
-        for rows, n_rows, _, code in self._batches(X, encode_only=True):
+        for rows, n_rows, _, _, code in self._batches(X, encode_only=True):
             out[rows] = code[:n_rows].cpu().numpy()
         return out
 
@@ -740,10 +765,15 @@ class BaseAutoencoder(BaseEstimator):
     def inverse_transform(self, X):
         """Decode codes back to the original feature space.
 
+        ``inverse_transform(transform(X))`` gives a value for every entry,
+        the missing ones (NaN) of ``X`` included: it imputes them from the
+        row's observed entries.  ``np.where(np.isnan(X), X_rec, X)`` keeps
+        the observed values and fills the holes.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_components)
-            Codes, as returned by :meth:`transform`.
+            Codes, as returned by :meth:`transform`; they cannot be missing.
 
         Returns
         -------
@@ -770,7 +800,7 @@ class BaseAutoencoder(BaseEstimator):
                 zb = torch.as_tensor(Z[start : start + INFERENCE_BATCH], dtype=torch.float32)
                 zb = zb.to(device).clamp_(-INPUT_BOUND, INPUT_BOUND)
                 x_hat = module.decode(_pad(zb))[: len(zb)].double().cpu().numpy()
-                out[start : start + len(zb)] = x_hat * self.scale_ + self.center_
+                out[start : start + len(zb)] = self._columns_.to_original(x_hat)
         return out
 
     def __sklearn_is_fitted__(self):
@@ -781,6 +811,7 @@ class BaseAutoencoder(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.input_tags.allow_nan = True
         tags.non_deterministic = False
         return tags
 
@@ -790,11 +821,11 @@ def _bounded(errors):
     return np.nan_to_num(errors, copy=False, nan=ERROR_BOUND, posinf=ERROR_BOUND)
 
 
-def _pad(batch):
-    """Pad a batch with zero rows to exactly ``INFERENCE_BATCH`` rows."""
+def _pad(batch, value=0):
+    """Pad a batch with rows of ``value`` to exactly ``INFERENCE_BATCH`` rows."""
     if len(batch) == INFERENCE_BATCH:
         return batch
-    padded = batch.new_zeros((INFERENCE_BATCH, batch.shape[1]))
+    padded = batch.new_full((INFERENCE_BATCH, batch.shape[1]), value)
     padded[: len(batch)] = batch
     return padded
 
@@ -821,7 +852,11 @@ callable, default="mse"
         reconstructs the clean rows; "vae" adds ``kl_weight`` times
         ``KL(q(z|x) || N(0, I))``.  A callable ``loss(y_true, y_pred)``
         returning a tensor is used as the reconstruction loss (a module-level
-        function, so that the estimator pickles).
+        function, so that the estimator pickles).  When the training data
+        has missing values, every loss is a mean over the observed entries
+        only, and a callable receives the observed entries alone, as 1-D
+        tensors ``y_true[observed]`` and ``y_pred[observed]`` (on complete
+        data, ``(rows, features)`` tensors).
 
     huber_delta : float, default=1.0
         Threshold between the quadratic and linear parts of "huber".
@@ -871,7 +906,9 @@ callable, default="mse"
         data: "standard" standardizes, "minmax" maps to [0, 1], "auto" uses
         "minmax" for "bce" and "standard" otherwise, None feeds raw values.
         Constant columns are left unscaled.  Outputs are always returned in
-        the original units.
+        the original units.  A missing value (NaN) enters the network as
+        its column's training mean, scaled: 0 for "standard",
+        ``(mean - min) / (max - min)`` for "minmax".
 
     device : str or torch.device, default="cpu"
         Where to train and score, for example "cuda".
@@ -932,15 +969,17 @@ SHARED_ATTRIBUTES_DOC = """\
         One dict per epoch: ``epoch``, ``train_loss`` and the monitoring
         metrics ``train_mse`` and ``train_mae`` (reconstruction errors in
         scaled units, whatever the loss), plus ``valid_loss``, ``valid_mse``
-        and ``valid_mae`` with ``early_stopping=True``.
+        and ``valid_mae`` with ``early_stopping=True``; with missing values,
+        means over the observed entries.
         ``pd.DataFrame(history_)`` makes it a table.
 
     center_, scale_ : ndarray of shape (`n_features_in_`,)
-        Network inputs are ``(X - center_) / scale_``.
+        Network inputs are ``(X - center_) / scale_``.  Their statistics
+        leave missing values out.
 
     error_scale_ : ndarray of shape (`n_features_in_`,)
-        Training standard deviation of each feature (1 for constant ones):
-        the unit of reconstruction errors.
+        Training standard deviation of each feature (1 for constant ones),
+        over its observed entries: the unit of reconstruction errors.
 """
 
 

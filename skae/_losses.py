@@ -5,6 +5,11 @@ that say what else it needs (a penalty on the code, corrupted inputs while
 training, a KL term, a sigmoid output, targets in [0, 1]).  Estimators never
 branch on loss names; they ask this registry.  Adding a loss is adding one
 entry to ``LOSSES``.
+
+Missing entries: when the training data has holes, every reconstruction
+term is a mean over the observed entries only (``observed``, a boolean
+mask); a hole changes neither the loss nor any gradient.  Without holes
+``observed`` is None and the terms are torch's fused losses.
 """
 
 from collections.abc import Callable
@@ -14,22 +19,40 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._columns import split_target
+
 __all__ = ["LOSSES", "LossSpec", "ReconstructionLoss", "get_loss_spec"]
 
 
-def _mse(y_true, y_pred, huber_delta):
-    return F.mse_loss(y_pred, y_true)
+def _observed_mean(values, observed):
+    """Mean of elementwise ``values``: over all of them, or over the entries
+    where ``observed`` is True (the others contribute nothing, not even a
+    zero to the count)."""
+    if observed is None:
+        return values.mean()
+    return (values * observed).sum() / observed.sum().clamp(min=1)
 
 
-def _mae(y_true, y_pred, huber_delta):
-    return F.l1_loss(y_pred, y_true)
+def _mse(y_true, y_pred, huber_delta, observed=None):
+    if observed is None:
+        return F.mse_loss(y_pred, y_true)
+    return _observed_mean(F.mse_loss(y_pred, y_true, reduction="none"), observed)
 
 
-def _huber(y_true, y_pred, huber_delta):
-    return F.huber_loss(y_pred, y_true, delta=huber_delta)
+def _mae(y_true, y_pred, huber_delta, observed=None):
+    if observed is None:
+        return F.l1_loss(y_pred, y_true)
+    return _observed_mean(F.l1_loss(y_pred, y_true, reduction="none"), observed)
 
 
-def _gaussian_nll(y_true, y_pred, huber_delta):
+def _huber(y_true, y_pred, huber_delta, observed=None):
+    if observed is None:
+        return F.huber_loss(y_pred, y_true, delta=huber_delta)
+    values = F.huber_loss(y_pred, y_true, delta=huber_delta, reduction="none")
+    return _observed_mean(values, observed)
+
+
+def _gaussian_nll(y_true, y_pred, huber_delta, observed=None):
     """Gaussian negative log-likelihood per feature, with the variance at its
     optimum (the batch's mean squared error), up to a constant.
 
@@ -37,12 +60,15 @@ def _gaussian_nll(y_true, y_pred, huber_delta):
     KL term on well-explained data, and its samples come out too narrow; a
     calibrated decoder (Rybkin et al., 2021) balances the two terms.
     """
-    return 0.5 * torch.log(F.mse_loss(y_pred, y_true) + 1e-12)
+    return 0.5 * torch.log(_mse(y_true, y_pred, huber_delta, observed) + 1e-12)
 
 
-def _bce(y_true, y_pred, huber_delta):
+def _bce(y_true, y_pred, huber_delta, observed=None):
     # Scaled [0, 1] targets can exceed 1 by a rounding step in float32.
-    return F.binary_cross_entropy(y_pred, y_true.clamp(0, 1))
+    if observed is None:
+        return F.binary_cross_entropy(y_pred, y_true.clamp(0, 1))
+    values = F.binary_cross_entropy(y_pred, y_true.clamp(0, 1), reduction="none")
+    return _observed_mean(values, observed)
 
 
 @dataclass(frozen=True)
@@ -52,8 +78,9 @@ class LossSpec:
     Attributes
     ----------
     reconstruction : callable
-        ``(y_true, y_pred, huber_delta) -> scalar tensor``, the mean
-        reconstruction error of a batch.
+        ``(y_true, y_pred, huber_delta, observed=None) -> scalar tensor``,
+        the mean reconstruction error of a batch; over the entries where
+        the boolean mask ``observed`` is True when it is given.
     output_activation : {"identity", "sigmoid"}
         Activation of the decoder's last layer.
     code_penalty : bool
@@ -107,7 +134,11 @@ def get_loss_spec(loss):
     """Return the :class:`LossSpec` of a loss name or a user's callable.
 
     A callable ``loss(y_true, y_pred) -> tensor`` is wrapped as a plain
-    reconstruction loss; a non-scalar result is averaged.
+    reconstruction loss; a non-scalar result is averaged.  On complete
+    data it receives ``(rows, features)`` tensors; on data with missing
+    entries, the observed entries only, as 1-D tensors ``y_true[observed]``
+    and ``y_pred[observed]`` (every batch of that fit), so that a loss that
+    averages its elementwise terms averages over observed entries.
     """
     if callable(loss):
         return LossSpec(_CallableReconstruction(loss), summary="user-defined")
@@ -120,7 +151,9 @@ class _CallableReconstruction:
     def __init__(self, func):
         self.func = func
 
-    def __call__(self, y_true, y_pred, huber_delta):
+    def __call__(self, y_true, y_pred, huber_delta, observed=None):
+        if observed is not None:
+            y_true, y_pred = y_true[observed], y_pred[observed]
         value = self.func(y_true, y_pred)
         if not isinstance(value, torch.Tensor):
             raise TypeError(
@@ -141,7 +174,9 @@ class ReconstructionLoss(nn.Module):
     """The training criterion: reconstruction term plus the spec's extras.
 
     The network returns ``(reconstruction, code, log_variance)``; the target
-    is the clean input batch.
+    is the clean input batch, or ``Observed(batch, mask)`` when the data
+    has missing entries (see ``skae/_columns.py``): the reconstruction term
+    then covers the observed entries only.
 
     Parameters
     ----------
@@ -166,15 +201,18 @@ class ReconstructionLoss(nn.Module):
 
     def forward(self, output, target):
         reconstruction, code, log_var = output
+        target, observed = split_target(target)
         if reconstruction.dim() == 3:
             # An ensemble, (members, rows, features): each member's rows are
             # rows of the batch, so every term averages over the members.
             width = target.shape[-1]
             target = target.expand_as(reconstruction).reshape(-1, width)
+            if observed is not None:
+                observed = observed.expand(reconstruction.shape).reshape(-1, width)
             reconstruction = reconstruction.reshape(-1, width)
             code = code.reshape(-1, code.shape[-1])
             log_var = None if log_var is None else log_var.reshape(-1, log_var.shape[-1])
-        loss = self.spec.reconstruction(target, reconstruction, self.huber_delta)
+        loss = self.spec.reconstruction(target, reconstruction, self.huber_delta, observed)
         if self.spec.code_penalty:
             loss = loss + self.sparsity_weight * code.abs().mean()
         if self.spec.variational:

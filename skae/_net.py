@@ -22,11 +22,10 @@ from skorch.callbacks import Callback
 from torch.optim import optimizer as torch_optimizer
 from torch.optim.adam import adam as functional_adam
 
+from ._columns import as_target, has_missing, split_target
 from ._progress import Progress
 
 __all__ = ["AutoencoderNet", "RowSource", "ScaledRows", "SliceIterator", "TrimRows"]
-
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 # Finite-epoch states the TrainingMonitor keeps to fall back on, besides the
 # state training started from.
@@ -38,12 +37,14 @@ class RowSource:
 
     Dense data becomes one tensor, shared with numpy where possible and
     moved to the device once; sparse data stays sparse and is densified one
-    batch at a time, so memory stays bounded.
+    batch at a time, so memory stays bounded.  ``missing`` says whether
+    any entry is NaN (a missing value).
     """
 
     def __init__(self, X, device="cpu"):
         self.device = torch.device(device)
         self.n_rows, self.n_features = X.shape
+        self.missing = has_missing(X)
         if sp.issparse(X):
             self.sparse = X.tocsr()
             self.tensor = None
@@ -57,10 +58,11 @@ class RowSource:
             self.dtype = self.tensor.dtype
 
     def magnitude(self):
-        """The largest absolute value stored."""
+        """The largest absolute value stored, missing entries aside."""
         if self.sparse is not None:
-            return float(np.max(np.abs(self.sparse.data), initial=0.0))
-        low, high = torch.aminmax(self.tensor)
+            return float(np.nanmax(np.abs(self.sparse.data), initial=0.0))
+        values = torch.nan_to_num(self.tensor, nan=0.0) if self.missing else self.tensor
+        low, high = torch.aminmax(values)
         return max(-low.item(), high.item())
 
     def rows(self, index):
@@ -81,27 +83,15 @@ class ScaledRows(torch.utils.data.Dataset):
     ----------
     source : RowSource
         Where the raw rows live.
-    center, scale : ndarray of shape (n_features,)
-        ``scaled = (raw - center) / scale``.
+    columns : ColumnMap
+        Scaling and missing values (see ``skae/_columns.py``).
     indices : tensor of int64 or None
         The rows of ``source`` this dataset covers (None: all).
     """
 
-    def __init__(self, source, center, scale, indices=None):
+    def __init__(self, source, columns, indices=None):
         self.source = source
-        dtype = source.dtype
-        shift = np.max(np.abs(center), initial=0.0)
-        # x - center can only overflow float32 when the center itself is huge
-        # (below ~1e31 it vanishes in the rounding of any x near float32's
-        # maximum); only then look at the data and scale in float64 if needed.
-        if dtype == torch.float32 and shift > 1e30 and shift + source.magnitude() >= FLOAT32_MAX:
-            dtype = torch.float64
-        # scaled = raw * inverse + shift: one fused kernel per batch, or
-        # none at all for the identity (scaling=None).
-        center, scale = np.asarray(center, dtype=np.float64), np.asarray(scale, dtype=np.float64)
-        self.identity = not center.any() and bool(np.all(scale == 1.0))
-        self.inverse = torch.as_tensor(1.0 / scale, dtype=dtype).to(source.device)
-        self.shift = torch.as_tensor(-center / scale, dtype=dtype).to(source.device)
+        self.columns = columns.bind(source)
         self.indices = indices
 
     def __len__(self):
@@ -117,26 +107,23 @@ class ScaledRows(torch.utils.data.Dataset):
         return subset
 
     def batch(self, positions):
-        """Scaled float32 rows at ``positions`` (slice or long tensor)."""
+        """``(z, observed)`` at ``positions`` (slice or long tensor): scaled
+        float32 rows, and the mask of observed entries (None without holes).
+
+        ``z`` may be the source's own tensor: callers must not modify it
+        in place.
+        """
         if self.indices is not None:
             positions = self.indices[positions]
-        return self.scale(self.source.rows(positions))
-
-    def scale(self, raw):
-        """The one scaling step shared by training and scoring.
-
-        May return ``raw`` itself (as float32) for the identity scaling:
-        callers must not modify the result in place.
-        """
-        scaled = raw if self.identity else torch.addcmul(self.shift, raw, self.inverse)
-        return scaled if scaled.dtype == torch.float32 else scaled.to(torch.float32)
+        return self.columns(self.source.rows(positions))
 
 
 class SliceIterator:
     """Batches of a :class:`ScaledRows`, shuffled once per epoch.
 
     Each batch is ``(X_batch, X_batch)``: an autoencoder's target is its
-    input.  Shuffling draws one permutation per pass from a private
+    input; with missing entries the target is ``Observed(X_batch, mask)``
+    (see ``skae/_columns.py``).  Shuffling draws one permutation per pass from a private
     generator seeded by ``seed``.
 
     Rows are gathered and scaled a chunk of whole batches at a time (about
@@ -165,10 +152,13 @@ class SliceIterator:
         order = torch.randperm(n, generator=self.generator) if self.shuffle else None
         for first in range(0, n, chunk):
             last = min(first + chunk, n)
-            rows = self.dataset.batch(slice(first, last) if order is None else order[first:last])
+            rows, observed = self.dataset.batch(
+                slice(first, last) if order is None else order[first:last]
+            )
             for start in range(0, last - first, size):
                 xb = rows[start : start + size]
-                yield xb, xb
+                mask = None if observed is None else observed[start : start + size]
+                yield xb, as_target(xb, mask)
 
 
 class HoldOut:
@@ -331,12 +321,15 @@ class AutoencoderNet(NeuralNet):
         whatever the loss) come from each step's output, with no extra
         pass: per batch one norm kernel (two unless the loss is the MSE)
         whose results are kept on the device and summed, with a single
-        synchronization, at the end of the epoch.
+        synchronization, at the end of the epoch.  With missing entries,
+        the metrics and the epoch's loss are means over observed entries:
+        each batch's loss (a mean over its observed entries) counts by its
+        number of observed entries.
         """
         if iterator is None:
             return
         self._set_training(training)
-        losses, l2_norms, l1_norms, sizes = [], [], [], []
+        losses, l2_norms, l1_norms, sizes, observed_counts = [], [], [], [], []
         width = 0
         # When the loss is exactly the reconstruction MSE, it is the metric.
         loss_is_mse = self.criterion_.is_plain_mse
@@ -346,7 +339,8 @@ class AutoencoderNet(NeuralNet):
         try:
             for batch in iterator:
                 step = step_fn(batch)
-                y_pred, y_true = step["y_pred"][0].detach(), batch[1]
+                y_true, observed = split_target(batch[1])
+                y_pred = step["y_pred"][0].detach()
                 # Values per row: features, times the members of an ensemble,
                 # whose (members, rows, features) outputs broadcast y_true.
                 width = y_pred.numel() // y_true.shape[0]
@@ -354,6 +348,12 @@ class AutoencoderNet(NeuralNet):
                 # A clone: the loss may live in its batch-sized work buffer
                 # (mse_loss's does), which keeping it would keep too.
                 losses.append(step["loss"].detach().clone())
+                if observed is not None:
+                    # Holes out: y_true holds the fill there, y_pred a zero.
+                    y_pred = y_pred * observed
+                    y_true = y_true * observed
+                    members = y_pred.numel() // y_true.numel()
+                    observed_counts.append(observed.sum() * members)
                 if not loss_is_mse:
                     l2_norms.append(torch.dist(y_pred, y_true, 2))
                 l1_norms.append(torch.dist(y_pred, y_true, 1))
@@ -361,12 +361,18 @@ class AutoencoderNet(NeuralNet):
             self._lean_step = None
         if not sizes:
             return
-        count = sum(sizes)
-        n = torch.tensor(sizes, dtype=torch.float64, device=self.device)
+        if observed_counts:
+            # Rows' worth of observed values per batch: the epoch's means
+            # are per observed entry.
+            n = torch.stack(observed_counts).double() / width
+            count = n.sum()
+        else:
+            count = sum(sizes)
+            n = torch.tensor(sizes, dtype=torch.float64, device=self.device)
         loss = torch.dot(torch.stack(losses).double(), n)
         se = loss * width if loss_is_mse else torch.stack(l2_norms).double().square().sum()
         ae = torch.stack(l1_norms).double().sum()
-        loss, se, ae = torch.stack([loss, se, ae]).tolist()
+        loss, se, ae, count = torch.stack([loss, se, ae, torch.as_tensor(count).to(loss)]).tolist()
         self.history.record(prefix + "_loss", loss / count)
         self.history.record(prefix + "_mse", se / (count * width))
         self.history.record(prefix + "_mae", ae / (count * width))
@@ -543,15 +549,22 @@ def _row_errors(net, dataset):
     errors = []
     try:
         with torch.inference_mode():
-            for xb, _ in net.get_iterator(dataset, training=False):
-                errors.append(row_mean((module(xb)[0] - xb).square()).cpu())
+            for xb, target in net.get_iterator(dataset, training=False):
+                _, observed = split_target(target)
+                errors.append(row_mean((module(xb)[0] - xb).square(), observed).cpu())
     finally:
         module.train(was_training)
     return torch.nan_to_num(torch.cat(errors), nan=torch.inf)
 
 
-def row_mean(values):
-    """Mean per row of ``(rows, features)`` or ``(members, rows, features)``."""
+def row_mean(values, observed=None):
+    """Mean per row of ``(rows, features)`` or ``(members, rows, features)``,
+    over the entries where ``observed`` (rows, features) is True if given."""
+    if observed is not None:
+        members = values.numel() // observed.numel()
+        total = (values * observed).sum(dim=-1)
+        total = total if total.dim() == 1 else total.sum(dim=0)
+        return total / (observed.sum(dim=-1) * members)
     return values.mean(dim=-1) if values.dim() == 2 else values.mean(dim=(0, 2))
 
 

@@ -1,6 +1,7 @@
 """``AutoencoderOutlierDetector``: reconstruction-error outlier scores."""
 
 import math
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -133,7 +134,8 @@ class AutoencoderOutlierDetector(
         Per member, the median over the training rows of each feature's
         squared standardized error (at least 1 %% of their mean over
         features), estimated on every ``n_samples // 10000``-th training row
-        (all rows below 20,000; fewer for very wide data); None unless
+        (all rows below 20,000; fewer for very wide data), over the rows
+        where the feature is observed; None unless
         ``error_normalization="median"``.
 
     %(attributes)s
@@ -323,9 +325,22 @@ class AutoencoderOutlierDetector(
         rows = max(1, min(MEDIAN_ROWS, MEDIAN_VALUES // (members * X.shape[1])))
         sample = X[:: max(1, X.shape[0] // rows)]
         errors = np.empty((members, sample.shape[0], X.shape[1]), dtype=np.float32)
-        for batch_rows, n_rows, sq_diff, weight in self._error_batches(sample):
+        holes = False
+        for batch_rows, n_rows, sq_diff, weight, observed in self._error_batches(sample):
             errors[:, batch_rows] = sq_diff.mul_(weight)[:, :n_rows].cpu().numpy()
-        median = np.median(errors, axis=1).astype(np.float64)
+            if observed is not None:  # medians over the observed entries
+                errors[:, batch_rows][:, ~observed[:n_rows].cpu().numpy()] = np.nan
+                holes = True
+        if not holes:
+            median = np.median(errors, axis=1).astype(np.float64)
+        else:
+            with warnings.catch_warnings():
+                # A feature missing in every sampled row: its median is the
+                # mean of the others' (below).
+                warnings.simplefilter("ignore", RuntimeWarning)
+                median = np.nanmedian(errors, axis=1).astype(np.float64)
+            typical = np.nanmean(median, axis=1)
+            median = np.where(np.isnan(median), typical[:, None], median)
         floor = MEDIAN_FLOOR * np.mean(median, axis=1, keepdims=True)
         return np.where(floor > 0, np.maximum(median, floor), 1.0)
 
@@ -360,7 +375,10 @@ class AutoencoderOutlierDetector(
         2``, each divided by that member's ``error_median_`` for the feature
         with ``error_normalization="median"``; that is, the row mean of
         :meth:`feature_errors`.  It does not depend on ``loss`` or
-        ``scaling``, and costs one forward pass of the ensemble.
+        ``scaling``, and costs one forward pass of the ensemble.  A row
+        with missing values (NaN) is scored by the mean over its observed
+        features, on the same scale as complete rows; a row with every
+        entry missing raises a ``ValueError``.
 
         Parameters
         ----------
@@ -437,10 +455,14 @@ class AutoencoderOutlierDetector(
         and single entries can be very large.  Their mean over the features
         is the row's outlier score, minus :meth:`score_samples`.
 
+        An entry missing in ``X`` (NaN) has no error: it is NaN there, and
+        exactly there, and the row's score is the mean over its observed
+        features (``np.nanmean`` of the row).
+
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Rows to explain.
+            Rows to explain; NaN entries are missing values.
 
         Returns
         -------

@@ -38,15 +38,22 @@ class RunningStats:
     Chan's parallel update in float64, so ``fit`` and a stream of
     ``partial_fit`` chunks give the same statistics in any chunk order
     (up to rounding), and a 1e6 x 100 float32 input never needs a float64
-    copy.
+    copy.  Missing entries (NaN) are left out: ``count`` holds each
+    feature's number of observed entries, ``n`` the number of rows.
     """
 
     def __init__(self, n_features):
         self.n = 0
+        self.count = np.zeros(n_features, dtype=np.int64)
         self.mean = np.zeros(n_features)
         self.m2 = np.zeros(n_features)
         self.min = np.full(n_features, np.inf)
         self.max = np.full(n_features, -np.inf)
+
+    def __setstate__(self, state):
+        # Statistics pickled before missing values were supported.
+        state.setdefault("count", np.full(len(state["mean"]), state["n"], dtype=np.int64))
+        self.__dict__.update(state)
 
     def update(self, X):
         """Add the rows of ``X`` (dense or sparse).
@@ -55,22 +62,41 @@ class RunningStats:
         estimator checks the statistics and says what to do.
         """
         for chunk in iter_chunks(X):
-            n_b = chunk.shape[0]
+            low, high = chunk.min(axis=0), chunk.max(axis=0)
             with np.errstate(over="ignore", invalid="ignore"):
-                mean_b = chunk.mean(axis=0)
-                m2_b = ((chunk - mean_b) ** 2).sum(axis=0)
-                n = self.n + n_b
+                if np.isnan(low).any():  # NaN propagates through min: holes
+                    n_b, mean_b, m2_b = _observed_moments(chunk)
+                    low, high = np.fmin.reduce(chunk, axis=0), np.fmax.reduce(chunk, axis=0)
+                else:
+                    n_b = chunk.shape[0]
+                    mean_b = chunk.mean(axis=0)
+                    m2_b = ((chunk - mean_b) ** 2).sum(axis=0)
+                n = self.count + n_b
+                # Columns still without any observed entry stay at zero.
+                seen = np.maximum(n, 1)
                 delta = mean_b - self.mean
-                self.mean = self.mean + delta * (n_b / n)
-                self.m2 = self.m2 + m2_b + delta**2 * (self.n * n_b / n)
-            self.n = n
-            self.min = np.minimum(self.min, chunk.min(axis=0))
-            self.max = np.maximum(self.max, chunk.max(axis=0))
+                self.mean = self.mean + delta * (n_b / seen)
+                self.m2 = self.m2 + m2_b + delta**2 * (self.count * n_b / seen)
+            self.n += chunk.shape[0]
+            self.count = n
+            # fmin/fmax keep the running value where a column is all NaN.
+            self.min = np.fmin(self.min, low)
+            self.max = np.fmax(self.max, high)
         return self
 
     @property
     def std(self):
-        return np.sqrt(self.m2 / max(self.n, 1))
+        return np.sqrt(self.m2 / np.maximum(self.count, 1))
+
+
+def _observed_moments(chunk):
+    """Per-column count, mean and sum of squared deviations of the non-NaN
+    entries of ``chunk`` (0 for a column without any)."""
+    observed = ~np.isnan(chunk)
+    count = observed.sum(axis=0)
+    mean = np.where(observed, chunk, 0.0).sum(axis=0) / np.maximum(count, 1)
+    m2 = (np.where(observed, chunk - mean, 0.0) ** 2).sum(axis=0)
+    return count, mean, m2
 
 
 def safe_scale(scale, reference):

@@ -42,6 +42,7 @@ def test_readme_has_its_examples():
     assert [section for section, _ in BLOCKS] == [
         "Dimensionality reduction",
         "Outlier detection",
+        "Missing values",
         "Choosing the loss with a grid search",
         "Saving models",
     ]
