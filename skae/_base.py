@@ -605,7 +605,7 @@ class BaseAutoencoder(BaseEstimator):
                 xb, observed = to_inputs(source.rows(rows))
                 xb = _pad(xb.clamp(-INPUT_BOUND, INPUT_BOUND))
                 if observed is not None:
-                    observed = _pad(observed, value=True)
+                    observed = _pad(observed, value=1.0)
                 n_rows = min(INFERENCE_BATCH, X.shape[0] - start)
                 yield rows, n_rows, xb, observed, forward(xb)
 
@@ -640,8 +640,9 @@ class BaseAutoencoder(BaseEstimator):
         ``(rows, features)``, or ``(members, rows, features)`` for an
         ensemble, and ``weight`` from :meth:`_error_weights`, of shape
         ``(features,)`` or ``(members, 1, features)``.  ``observed`` is
-        None without missing entries, else the ``(rows, features)`` mask of
-        observed entries; ``sq_diff`` is 0 where it is False.
+        None without missing entries, else the ``(rows, features)`` float
+        mask of observed entries (1 observed, 0 missing); ``sq_diff`` is 0
+        where it is 0.
         """
         weight = torch.as_tensor(
             self._error_weights(), dtype=torch.float32, device=self._scoring_device()
@@ -651,7 +652,7 @@ class BaseAutoencoder(BaseEstimator):
                 weight = weight.view(-1, 1, weight.shape[-1]).expand(len(recon), 1, -1)
             sq_diff = recon.sub_(xb).square_()
             if observed is not None:
-                sq_diff.masked_fill_(~observed, 0.0)
+                sq_diff.mul_(observed)
             yield rows, n_rows, sq_diff, weight, observed
 
     def _feature_errors(self, X):
@@ -666,7 +667,7 @@ class BaseAutoencoder(BaseEstimator):
             out[rows] = errors[:n_rows].cpu().numpy()
             if observed is not None:
                 holes = np.zeros(X.shape, dtype=bool) if holes is None else holes
-                holes[rows] = ~observed[:n_rows].cpu().numpy()
+                holes[rows] = observed[:n_rows].cpu().numpy() == 0
         out = _bounded(out)
         if holes is not None:
             out[holes] = np.nan

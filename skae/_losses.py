@@ -7,8 +7,9 @@ branch on loss names; they ask this registry.  Adding a loss is adding one
 entry to ``LOSSES``.
 
 Missing entries: when the training data has holes, every reconstruction
-term is a mean over the observed entries only (``observed``, a boolean
-mask); a hole changes neither the loss nor any gradient.  Without holes
+term is a mean over the observed entries only (``observed``, a float
+mask: 1 observed, 0 missing); a hole changes neither the loss nor any
+gradient.  Without holes
 ``observed`` is None and the terms are torch's fused losses.
 """
 
@@ -26,8 +27,8 @@ __all__ = ["LOSSES", "LossSpec", "ReconstructionLoss", "get_loss_spec"]
 
 def _observed_mean(values, observed):
     """Mean of elementwise ``values``: over all of them, or over the entries
-    where ``observed`` is True (the others contribute nothing, not even a
-    zero to the count)."""
+    where ``observed`` is 1 (the others contribute nothing, not even a zero
+    to the count)."""
     if observed is None:
         return values.mean()
     return (values * observed).sum() / observed.sum().clamp(min=1)
@@ -80,7 +81,7 @@ class LossSpec:
     reconstruction : callable
         ``(y_true, y_pred, huber_delta, observed=None) -> scalar tensor``,
         the mean reconstruction error of a batch; over the entries where
-        the boolean mask ``observed`` is True when it is given.
+        the mask ``observed`` is 1 when it is given.
     output_activation : {"identity", "sigmoid"}
         Activation of the decoder's last layer.
     code_penalty : bool
@@ -153,7 +154,8 @@ class _CallableReconstruction:
 
     def __call__(self, y_true, y_pred, huber_delta, observed=None):
         if observed is not None:
-            y_true, y_pred = y_true[observed], y_pred[observed]
+            kept = observed.bool()
+            y_true, y_pred = y_true[kept], y_pred[kept]
         value = self.func(y_true, y_pred)
         if not isinstance(value, torch.Tensor):
             raise TypeError(

@@ -559,7 +559,7 @@ def _row_errors(net, dataset):
 
 def row_mean(values, observed=None):
     """Mean per row of ``(rows, features)`` or ``(members, rows, features)``,
-    over the entries where ``observed`` (rows, features) is True if given."""
+    over the entries where ``observed`` (rows, features) is 1 if given."""
     if observed is not None:
         members = values.numel() // observed.numel()
         total = (values * observed).sum(dim=-1)

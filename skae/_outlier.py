@@ -329,7 +329,7 @@ class AutoencoderOutlierDetector(
         for batch_rows, n_rows, sq_diff, weight, observed in self._error_batches(sample):
             errors[:, batch_rows] = sq_diff.mul_(weight)[:, :n_rows].cpu().numpy()
             if observed is not None:  # medians over the observed entries
-                errors[:, batch_rows][:, ~observed[:n_rows].cpu().numpy()] = np.nan
+                errors[:, batch_rows][:, observed[:n_rows].cpu().numpy() == 0] = np.nan
                 holes = True
         if not holes:
             median = np.median(errors, axis=1).astype(np.float64)

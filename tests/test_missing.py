@@ -113,10 +113,10 @@ def test_loss_is_a_mean_over_observed_entries(cls, loss):
         output = module(xb)
         recon = output[0]
         loss_value = criterion(output, as_target(xb, observed))
-        moved = recon + 5.0 * ~observed  # anything at the holes
+        moved = recon + 5.0 * (1 - observed)  # anything at the holes
         moved = moved.clamp(0, 1) if loss == "bce" else moved
         moved_loss = criterion((moved, *output[1:]), as_target(xb, observed))
-        mask = observed.expand_as(recon)
+        mask = observed.expand_as(recon).bool()
         kept = (recon[mask], xb.expand_as(recon)[mask])
         if loss == "bce":
             torch.testing.assert_close(moved_loss, loss_value)
@@ -313,6 +313,22 @@ def test_pickle_round_trip_with_holes(cls):
     np.testing.assert_array_equal(restored.transform(X), est.transform(X))
 
 
+def test_models_pickled_before_the_column_map_load():
+    """Older pickles hold center_, scale_ and error_scale_ themselves, and
+    statistics without per-column counts."""
+    X = correlated()
+    est = AutoencoderTransformer(**FAST).fit(X)
+    state = pickle.loads(pickle.dumps(est.__getstate__()))
+    columns = state.pop("_columns_")
+    state.update(center_=columns.center, scale_=columns.scale, error_scale_=columns.error_scale)
+    del state["_stats_"].count
+    old = AutoencoderTransformer.__new__(AutoencoderTransformer)
+    old.__setstate__(pickle.loads(pickle.dumps(state)))
+    np.testing.assert_array_equal(old.score_samples(X), est.score_samples(X))
+    np.testing.assert_array_equal(old._stats_.count, len(X))
+    np.testing.assert_array_equal(old.transform(with_holes(X)), est.transform(with_holes(X)))
+
+
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_set_output_pandas_with_holes(cls):
     X = pd.DataFrame(with_holes(correlated()), columns=list("abcdef"))
@@ -359,3 +375,18 @@ def test_imputation_beats_column_means():
     ae_error = np.mean((filled[holes] - test[holes]) ** 2)
     mean_error = np.mean((means[holes] - test[holes]) ** 2)
     assert ae_error < 0.5 * mean_error
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_holes_on_the_gpu_as_on_the_cpu(cls):
+    X = with_holes(correlated())
+    gpu = cls(**FAST, device="cuda").fit(X)
+    cpu = cls(**FAST, device="cpu").fit(X)
+    np.testing.assert_allclose(gpu.score_samples(X), cpu.score_samples(X), rtol=1e-3, atol=1e-4)
+    errors = gpu._feature_errors(gpu._check_X(X))
+    np.testing.assert_array_equal(np.isnan(errors), np.isnan(X))
+    empty = X.copy()
+    empty[4] = np.nan
+    with pytest.raises(ValueError, match=r"Row\(s\) 4 of X have every entry missing"):
+        gpu.score_samples(empty)
