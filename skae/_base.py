@@ -210,7 +210,10 @@ class BaseAutoencoder(BaseEstimator):
         for key in fitted:
             delattr(stage, key)
         if keep_fitted:
-            state = copy.deepcopy({k: getattr(self, k) for k in fitted})
+            # Parameter objects the fitted state refers to (a module
+            # instance, a callable loss in _built_with_) stay the caller's.
+            memo = {id(v): v for v in self.get_params(deep=False).values()}
+            state = copy.deepcopy({k: getattr(self, k) for k in fitted}, memo)
             vars(stage).update(state)
         return stage
 
@@ -361,7 +364,7 @@ class BaseAutoencoder(BaseEstimator):
 
     def _check_net_unchanged(self):
         built = self._built_with_
-        changed = {k: v for k, v in self._net_defining_params().items() if v != built[k]}
+        changed = {k: v for k, v in self._net_defining_params().items() if not _same(v, built[k])}
         if changed:
             now = ", ".join(f"{k}={v!r}" for k, v in changed.items())
             then = ", ".join(f"{k}={built[k]!r}" for k in changed)
@@ -376,6 +379,12 @@ class BaseAutoencoder(BaseEstimator):
         optimizer, optimizer_kwargs = OPTIMIZERS[self.optimizer]
         if device.type not in ("cpu", "cuda"):
             optimizer_kwargs = {k: v for k, v in optimizer_kwargs.items() if k != "fused"}
+        if self.module is None and self.module_params:
+            raise ValueError(
+                f"module_params={self.module_params!r} builds a user's module, but "
+                "module=None selects the built-in network; pass module= (a class) too, "
+                "or leave module_params=None."
+            )
         # Seeded before the module is built: a user's module class is
         # instantiated here, the built-in networks in initialize() below.
         torch.manual_seed(seed)
@@ -799,7 +808,8 @@ class BaseAutoencoder(BaseEstimator):
         with torch.inference_mode(), torch_threads(self._threads(INFERENCE_BATCH)):
             for start in range(0, Z.shape[0], INFERENCE_BATCH):
                 zb = torch.as_tensor(Z[start : start + INFERENCE_BATCH], dtype=torch.float32)
-                zb = zb.to(device).clamp_(-INPUT_BOUND, INPUT_BOUND)
+                # Not in place: zb may share memory with the caller's array.
+                zb = zb.to(device).clamp(-INPUT_BOUND, INPUT_BOUND)
                 x_hat = module.decode(_pad(zb))[: len(zb)].double().cpu().numpy()
                 out[start : start + len(zb)] = self._columns_.to_original(x_hat)
         return out
@@ -815,6 +825,18 @@ class BaseAutoencoder(BaseEstimator):
         tags.input_tags.allow_nan = True
         tags.non_deterministic = False
         return tags
+
+
+def _same(a, b):
+    """Whether a network-defining parameter is unchanged: the same object,
+    or equal values (objects without a plain boolean ``==`` count as
+    changed unless they are the same object)."""
+    if a is b:
+        return True
+    try:
+        return bool(type(a) is type(b) and a == b)
+    except (TypeError, ValueError, RuntimeError):
+        return False
 
 
 def _bounded(errors):

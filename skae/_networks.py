@@ -398,6 +398,17 @@ def build_user_members(module, module_params, n_features, n_components, n_member
             for layer in member.modules():
                 if callable(getattr(layer, "reset_parameters", None)):
                     layer.reset_parameters()
+            same = all(
+                torch.equal(a, b)
+                for a, b in zip(member.parameters(), members[0].parameters(), strict=True)
+            )
+            if same:
+                raise ValueError(
+                    f"The {n_members} copies of the module instance {type(module).__name__} "
+                    "would be identical: none of its layers has reset_parameters() to draw "
+                    "new weights. Pass the class (module=" + type(module).__name__ + ") so "
+                    "that each member is built anew, or set n_estimators=1."
+                )
         return members
     if not (isinstance(module, type) and issubclass(module, nn.Module)):
         raise TypeError(

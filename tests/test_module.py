@@ -1,5 +1,6 @@
 """Users' own torch autoencoders behind skae's API (issue #20)."""
 
+import functools
 import pickle
 
 import numpy as np
@@ -218,3 +219,70 @@ def test_clear_errors_before_training(cls, params, error, match):
 def test_module_must_be_a_module_or_a_class():
     with pytest.raises(InvalidParameterError, match="'module' parameter"):
         AutoencoderTransformer(module="TutorialAE").fit(make_X())
+
+
+class OwnParameters(nn.Module):
+    """Holds its own parameters: no layer has reset_parameters()."""
+
+    def __init__(self, n_features):
+        super().__init__()
+        self.down = nn.Parameter(torch.randn(n_features, 2) * 0.1)
+        self.up = nn.Parameter(torch.randn(2, n_features) * 0.1)
+
+    def encode(self, x):
+        return x @ self.down
+
+    def decode(self, z):
+        return z @ self.up
+
+
+def weighted_error(y_true, y_pred, power=2):
+    return (y_pred - y_true).abs().pow(power).mean()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"module": TutorialAE(6)},
+        {"loss": nn.L1Loss()},
+        {"loss": functools.partial(weighted_error, power=3)},
+        {"module": TutorialAE, "module_params": {"width": np.int64(4)}},
+    ],
+    ids=["module-instance", "loss-module", "partial-loss", "numpy-param"],
+)
+def test_warm_start_and_partial_fit_with_parameter_objects(params):
+    """Continuing compares the parameters with those the network was built
+    with: objects without value equality (an instance, a loss module, a
+    partial) must still count as unchanged."""
+    X = make_X(100, 6)
+    est = AutoencoderTransformer(warm_start=True, **FAST, **params).fit(X)
+    assert est.fit(X).n_iter_ == 2 * FAST["max_iter"]
+    streamed = AutoencoderTransformer(**FAST, **params).partial_fit(X).partial_fit(X)
+    assert streamed.n_iter_ == 2
+
+
+def test_identical_copies_of_an_instance_are_refused():
+    with pytest.raises(ValueError, match="would be identical.*Pass the class"):
+        AutoencoderOutlierDetector(module=OwnParameters(6), n_estimators=3, **FAST).fit(
+            make_X(50, 6)
+        )
+    det = AutoencoderOutlierDetector(module=OwnParameters, n_estimators=3, **FAST).fit(
+        make_X(50, 6)
+    )
+    members = det.net_.module_.members
+    assert not torch.equal(members[0].down, members[1].down)
+
+
+def test_module_params_need_a_module():
+    with pytest.raises(ValueError, match="module_params=.*module=None"):
+        AutoencoderTransformer(module_params={"width": 3}, **FAST).fit(make_X())
+
+
+def test_inverse_transform_leaves_the_callers_codes_alone():
+    X = make_X(100, 6)
+    est = AutoencoderTransformer(**FAST).fit(X)
+    codes = est.transform(X[:3]).astype(np.float32)
+    codes[0, 0] = 1e9
+    before = codes.copy()
+    est.inverse_transform(codes)
+    np.testing.assert_array_equal(codes, before)
