@@ -40,6 +40,7 @@ from ._net import (
     SliceIterator,
     TrainingMonitor,
     TrimRows,
+    all_finite,
 )
 from ._networks import (
     ACTIVATIONS,
@@ -47,6 +48,7 @@ from ._networks import (
     UserAutoencoder,
     build_user_members,
     check_user_module,
+    evaluation,
 )
 from ._progress import scoring_progress
 from ._utils import (
@@ -221,7 +223,7 @@ class BaseAutoencoder(BaseEstimator):
         """Take over the stage's fitted state; return ``self``."""
         for key in self._fitted_keys():
             delattr(self, key)
-        vars(self).update({k: v for k, v in vars(stage).items() if k in stage._fitted_keys()})
+        vars(self).update({k: getattr(stage, k) for k in stage._fitted_keys()})
         return self
 
     def _after_fit(self, X):
@@ -562,16 +564,10 @@ class BaseAutoencoder(BaseEstimator):
         """
         module = net.module_
         xb, observed = data.batch(slice(0, min(len(data), self.batch_size)))
-        with torch.no_grad():
-            was_training = module.training
-            module.eval()
-            try:
-                output = module(xb)
-                outputs_finite = all(torch.isfinite(o).all() for o in output if o is not None)
-                target = as_target(xb, observed)
-                loss = net.criterion_(output, target) if outputs_finite else None
-            finally:
-                module.train(was_training)
+        with evaluation(module), torch.no_grad():
+            output = module(xb)
+            target = as_target(xb, observed)
+            loss = net.criterion_(output, target) if all_finite(output) else None
         if loss is not None and not torch.isfinite(loss).all():
             what = f"the callable loss {self.loss!r}" if callable(self.loss) else "the loss"
             return (

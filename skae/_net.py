@@ -23,6 +23,7 @@ from torch.optim import optimizer as torch_optimizer
 from torch.optim.adam import adam as functional_adam
 
 from ._columns import as_target, has_missing, split_target
+from ._networks import evaluation
 from ._progress import Progress
 
 __all__ = ["AutoencoderNet", "RowSource", "ScaledRows", "SliceIterator", "TrimRows"]
@@ -544,16 +545,11 @@ class TrimRows(Callback):
 def _row_errors(net, dataset):
     """Mean squared reconstruction error of every row of ``dataset``, in order."""
     module = net.module_
-    was_training = module.training
-    module.eval()
     errors = []
-    try:
-        with torch.inference_mode():
-            for xb, target in net.get_iterator(dataset, training=False):
-                _, observed = split_target(target)
-                errors.append(row_mean((module(xb)[0] - xb).square(), observed).cpu())
-    finally:
-        module.train(was_training)
+    with evaluation(module), torch.inference_mode():
+        for xb, target in net.get_iterator(dataset, training=False):
+            _, observed = split_target(target)
+            errors.append(row_mean((module(xb)[0] - xb).square(), observed).cpu())
     return torch.nan_to_num(torch.cat(errors), nan=torch.inf)
 
 
@@ -581,15 +577,15 @@ def _state_copy(module):
 def _outputs_finite(net, dataset):
     """Whether the module's weights, and its outputs on ``dataset``, are finite."""
     module = net.module_
-    if not all(torch.isfinite(p).all() for p in module.parameters()):
+    if not all_finite(module.parameters()):
         return False
-    was_training = module.training
-    module.eval()
-    try:
-        with torch.inference_mode():
-            for xb, _ in net.get_iterator(dataset, training=False):
-                if not all(torch.isfinite(o).all() for o in module(xb) if o is not None):
-                    return False
-    finally:
-        module.train(was_training)
+    with evaluation(module), torch.inference_mode():
+        for xb, _ in net.get_iterator(dataset, training=False):
+            if not all_finite(module(xb)):
+                return False
     return True
+
+
+def all_finite(tensors):
+    """Whether every tensor (None entries aside) holds only finite values."""
+    return all(torch.isfinite(t).all() for t in tensors if t is not None)

@@ -12,6 +12,7 @@ the input batch over the members in both cases.
 import copy
 import inspect
 import math
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -124,6 +125,17 @@ class Autoencoder(nn.Module):
         if self.training:
             z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_var)
         return self.decoder(z), mean, log_var
+
+
+@contextmanager
+def evaluation(module):
+    """Run a block with ``module`` in evaluation mode, then restore its mode."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)
 
 
 class _MemberLinear(nn.Module):
@@ -446,51 +458,46 @@ def check_user_module(adapter, n_features):
     name = type(member).__name__
     encode, decode = UserAutoencoder.parts(member)
     probe = torch.zeros(2, n_features)
-    was_training = member.training
-    member.eval()
-    try:
-        with torch.no_grad():
-            try:
-                h = encode(probe)
-            except Exception as exc:
+    with evaluation(member), torch.no_grad():
+        try:
+            h = encode(probe)
+        except Exception as exc:
+            raise ValueError(
+                f"The encoder of module {name} failed on a batch of shape (2, {n_features}) "
+                f"(n_features_in_={n_features}): {type(exc).__name__}: {exc}"
+            ) from None
+        if adapter.variational:
+            if not (isinstance(h, tuple | list) and len(h) == 2):
                 raise ValueError(
-                    f"The encoder of module {name} failed on a batch of shape (2, {n_features}) "
-                    f"(n_features_in_={n_features}): {type(exc).__name__}: {exc}"
-                ) from None
-            if adapter.variational:
-                if not (isinstance(h, tuple | list) and len(h) == 2):
-                    raise ValueError(
-                        f"loss='vae' needs the encoder of module {name} to return a pair "
-                        "(mean, log_variance) of codes of shape (n_rows, n_components); it "
-                        f"returned {type(h).__name__}. Use another loss, or return both."
-                    )
-                if tuple(h[0].shape) != tuple(h[1].shape):
-                    raise ValueError(
-                        f"The encoder of module {name} returned a mean of shape "
-                        f"{tuple(h[0].shape)} and a log-variance of shape {tuple(h[1].shape)}; "
-                        "they must have the same shape."
-                    )
-                h = h[0]
-            if not isinstance(h, torch.Tensor) or h.dim() != 2 or h.shape[0] != 2:
-                shape = tuple(h.shape) if isinstance(h, torch.Tensor) else type(h).__name__
-                raise ValueError(
-                    f"The encoder of module {name} must return a 2-D code of shape "
-                    f"(n_rows, n_components); on a batch of shape (2, {n_features}) it "
-                    f"returned {shape}. Flatten the code, e.g. with nn.Flatten()."
+                    f"loss='vae' needs the encoder of module {name} to return a pair "
+                    "(mean, log_variance) of codes of shape (n_rows, n_components); it "
+                    f"returned {type(h).__name__}. Use another loss, or return both."
                 )
-            try:
-                out = decode(h)
-            except Exception as exc:
+            if tuple(h[0].shape) != tuple(h[1].shape):
                 raise ValueError(
-                    f"The decoder of module {name} failed on codes of shape {tuple(h.shape)}: "
-                    f"{type(exc).__name__}: {exc}"
-                ) from None
-            if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, n_features):
-                shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-                raise ValueError(
-                    f"The decoder of module {name} must return reconstructions of shape "
-                    f"(n_rows, n_features_in_) = (2, {n_features}); it returned {shape}."
+                    f"The encoder of module {name} returned a mean of shape "
+                    f"{tuple(h[0].shape)} and a log-variance of shape {tuple(h[1].shape)}; "
+                    "they must have the same shape."
                 )
-    finally:
-        member.train(was_training)
+            h = h[0]
+        if not isinstance(h, torch.Tensor) or h.dim() != 2 or h.shape[0] != 2:
+            shape = tuple(h.shape) if isinstance(h, torch.Tensor) else type(h).__name__
+            raise ValueError(
+                f"The encoder of module {name} must return a 2-D code of shape "
+                f"(n_rows, n_components); on a batch of shape (2, {n_features}) it "
+                f"returned {shape}. Flatten the code, e.g. with nn.Flatten()."
+            )
+        try:
+            out = decode(h)
+        except Exception as exc:
+            raise ValueError(
+                f"The decoder of module {name} failed on codes of shape {tuple(h.shape)}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != (2, n_features):
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ValueError(
+                f"The decoder of module {name} must return reconstructions of shape "
+                f"(n_rows, n_features_in_) = (2, {n_features}); it returned {shape}."
+            )
     adapter.member_components = h.shape[1]
