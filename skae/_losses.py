@@ -65,11 +65,15 @@ def _gaussian_nll(y_true, y_pred, huber_delta, observed=None):
 
 
 def _bce(y_true, y_pred, huber_delta, observed=None):
+    """Binary cross-entropy as torch computes it (each log clamped at -100),
+    written out: ``F.binary_cross_entropy`` raises on a NaN prediction,
+    where this gives a NaN loss that the divergence guard handles."""
     # Scaled [0, 1] targets can exceed 1 by a rounding step in float32.
-    if observed is None:
-        return F.binary_cross_entropy(y_pred, y_true.clamp(0, 1))
-    values = F.binary_cross_entropy(y_pred, y_true.clamp(0, 1), reduction="none")
-    return _observed_mean(values, observed)
+    y = y_true.clamp(0, 1)
+    log_p = torch.log(y_pred).clamp(min=-100.0)
+    log_q = torch.log(1.0 - y_pred).clamp(min=-100.0)
+    values = -(y * log_p + (1.0 - y) * log_q)
+    return values.mean() if observed is None else _observed_mean(values, observed)
 
 
 @dataclass(frozen=True)

@@ -155,3 +155,20 @@ def test_bce_matches_hand_computation():
     criterion = ReconstructionLoss(get_loss_spec("bce"))
     torch.testing.assert_close(criterion((prob, code, None), target), by_hand)
     assert get_loss_spec("bce").output_activation == "sigmoid"
+
+
+def test_bce_gives_nan_not_an_error_on_nan_predictions():
+    """A diverged sigmoid output is NaN; the loss must say so with a NaN
+    (which the divergence guard handles), not raise torch's range error.
+    Found by tests/test_fuzz.py (bce, huge learning rate)."""
+    import torch
+
+    from skae._losses import LOSSES
+
+    bce = LOSSES["bce"].reconstruction
+    y_true = torch.tensor([[0.0, 1.0], [0.5, 0.2]])
+    y_pred = torch.tensor([[0.1, 0.9], [0.4, 0.3]])
+    expected = torch.nn.functional.binary_cross_entropy(y_pred, y_true)
+    torch.testing.assert_close(bce(y_true, y_pred, 1.0), expected)
+    y_pred[0, 0] = float("nan")
+    assert torch.isnan(bce(y_true, y_pred, 1.0))
