@@ -29,7 +29,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from torch import nn
 
-from ._columns import INPUT_BOUND, ColumnMap, as_target
+from ._columns import INPUT_BOUND, Categories, ColumnMap, as_target, categorical_mask
 from ._losses import LOSSES, ReconstructionLoss, get_loss_spec
 from ._net import (
     METRICS,
@@ -110,6 +110,8 @@ class BaseAutoencoder(BaseEstimator):
         "warm_start": ["boolean"],
         "module": [None, nn.Module, type],
         "module_params": [None, dict],
+        "categorical_features": [StrOptions({"from_dtype"}), "array-like", None],
+        "max_categories": [Count(Integral, 2, None, closed="left"), None],
     }
 
     # ------------------------------------------------------------------ fit
@@ -145,8 +147,7 @@ class BaseAutoencoder(BaseEstimator):
         if continuing:
             self._check_net_unchanged()
         else:
-            self._stats_ = RunningStats(X.shape[1]).update(X)
-            self._set_scaling()
+            self._update_stats(X, first=True)
         self._train(X, epochs=self._epoch_budget(X.shape[0]), fresh=not continuing, streaming=False)
         self._after_fit(X)
 
@@ -180,12 +181,9 @@ class BaseAutoencoder(BaseEstimator):
 
     def _partial_fit(self, X, first):
         X = self._validate_X(X, reset=first)
-        if first:
-            self._stats_ = RunningStats(X.shape[1])
-        else:
+        if not first:
             self._check_net_unchanged()
-        self._stats_.update(X)
-        self._set_scaling()
+        self._update_stats(X, first)
         self._train(X, epochs=1, fresh=first, streaming=True)
         self._after_fit(X)
 
@@ -244,6 +242,39 @@ class BaseAutoencoder(BaseEstimator):
 
     # ----------------------------------------------------------- validation
     def _validate_X(self, X, reset):
+        """``X`` as a numeric array (float32 or float64), rows by columns.
+
+        With categorical columns (``categorical_features``, fixed by the
+        first fit), a float64 array in which those columns hold the slot
+        codes of their categories (see ``skae/_columns.py``).
+        """
+        if reset:
+            mask = categorical_mask(X, self.categorical_features)
+            categories = None
+        else:
+            categories = getattr(self, "_categories_", None)
+            mask = None if categories is None else categories.mask
+        if mask is None:
+            X = self._validate_numeric(X, reset)
+            if reset:
+                self._categories_ = None
+            return X
+        # Names and number of columns as validate_data checks them; the
+        # values are the column map's to convert.
+        if not hasattr(X, "iloc") and not isinstance(X, np.ndarray):
+            X = np.asarray(X, dtype=object)
+        validate_data(self, X, reset=reset, skip_check_array=True)
+        if X.shape[0] < 1:
+            raise ValueError(
+                f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required."
+            )
+        if reset:
+            names = getattr(self, "feature_names_in_", None)
+            categories = Categories.fit(X, mask, self.max_categories, names)
+            self._categories_ = categories
+        return categories.encode(X)
+
+    def _validate_numeric(self, X, reset):
         check_numeric(X)
         # scikit-learn's fast finiteness test sums X; for float32 values near
         # the top of their range that sum is inf - inf, which warns although
@@ -275,6 +306,29 @@ class BaseAutoencoder(BaseEstimator):
     def error_scale_(self):
         return self._columns_.error_scale
 
+    @property
+    def is_categorical_(self):
+        categories = self._columns_.categories
+        if categories is None:
+            return np.zeros(self.n_features_in_, dtype=bool)
+        return categories.mask.copy()
+
+    @property
+    def categories_(self):
+        categories = self._columns_.categories
+        return [] if categories is None else [seen.copy() for seen in categories.seen]
+
+    def _n_inputs(self):
+        """The network's width: numeric columns plus categorical slots."""
+        return self._columns_.n_inputs
+
+    def _n_activated(self):
+        """How many leading outputs take the loss's output activation: the
+        numeric columns' (categorical logits go to softmax heads), or None
+        for all."""
+        categories = self._columns_.categories
+        return None if categories is None else len(categories.numeric)
+
     def __setstate__(self, state):
         if "center_" in state:  # pickled before the column map existed
             stats = state.get("_stats_")
@@ -288,7 +342,7 @@ class BaseAutoencoder(BaseEstimator):
     def _n_components(self):
         if self.n_components is not None:
             return self.n_components
-        return self._default_n_components(self.n_features_in_)
+        return self._default_n_components(self._n_inputs())
 
     def _default_n_components(self, n_features):
         return 2
@@ -313,15 +367,29 @@ class BaseAutoencoder(BaseEstimator):
             return "minmax" if get_loss_spec(self.loss).unit_interval else "standard"
         return self.scaling
 
+    def _update_stats(self, X, first):
+        """Add validated training rows to the statistics; refit the column map."""
+        if first:
+            self._stats_ = RunningStats(X.shape[1])
+        self._stats_.update(X)
+        if self._categories_ is not None:
+            self._categories_.count(X)
+        self._set_scaling()
+
     def _set_scaling(self):
-        """Fit the column map (scaling, missing values, error units) to stats."""
+        """Fit the column map (scaling, categories, missing values, error
+        units) to the statistics."""
         stats = self._stats_
+        categories = getattr(self, "_categories_", None)
         columns = ColumnMap.from_stats(
-            stats, self._scaling_mode(), getattr(self, "feature_names_in_", None)
+            stats, self._scaling_mode(), getattr(self, "feature_names_in_", None), categories
         )
         self._columns_ = columns
+        numeric = slice(None) if categories is None else categories.numeric
+        low = columns.to_scaled(stats.min)[numeric]
+        high = columns.to_scaled(stats.max)[numeric]
         if get_loss_spec(self.loss).unit_interval and (
-            np.min(columns.to_scaled(stats.min)) < 0 or np.max(columns.to_scaled(stats.max)) > 1
+            np.min(low, initial=0.0) < 0 or np.max(high, initial=1.0) > 1
         ):
             raise ValueError(
                 f"loss='bce' needs training data in [0, 1] after scaling, but with "
@@ -399,6 +467,7 @@ class BaseAutoencoder(BaseEstimator):
             criterion__huber_delta=self.huber_delta,
             criterion__sparsity_weight=self.sparsity_weight,
             criterion__kl_weight=self.kl_weight,
+            criterion__heads=self._columns_.heads,
             optimizer=optimizer,
             lr=self.learning_rate_init,
             optimizer__weight_decay=self.weight_decay,
@@ -424,11 +493,12 @@ class BaseAutoencoder(BaseEstimator):
         if self.module is not None:
             return self._user_module(spec, n_members=1), {}
         return Autoencoder, {
-            "n_features": self.n_features_in_,
+            "n_features": self._n_inputs(),
             "n_components": self._n_components(),
             "hidden_layer_sizes": self._hidden_layer_sizes(),
             "activation": self.activation,
             "output_activation": spec.output_activation,
+            "n_activated": self._n_activated(),
             "dropout": self.dropout,
             "variational": spec.variational,
         }
@@ -438,12 +508,14 @@ class BaseAutoencoder(BaseEstimator):
         members = build_user_members(
             self.module,
             self.module_params,
-            n_features=self.n_features_in_,
+            n_features=self._n_inputs(),
             n_components=self._n_components(),
             n_members=n_members,
         )
-        adapter = UserAutoencoder(members, spec.output_activation, spec.variational)
-        check_user_module(adapter, self.n_features_in_)
+        adapter = UserAutoencoder(
+            members, spec.output_activation, spec.variational, self._n_activated()
+        )
+        check_user_module(adapter, self._n_inputs())
         return adapter
 
     def _update_net(self):
@@ -461,6 +533,8 @@ class BaseAutoencoder(BaseEstimator):
         net.criterion_.huber_delta = self.huber_delta
         net.criterion_.sparsity_weight = self.sparsity_weight
         net.criterion_.kl_weight = self.kl_weight
+        if self._columns_.categories is not None:  # shares and units follow the counts
+            net.criterion_.heads = self._columns_.heads
 
     def _train(self, X, epochs, fresh, streaming):
         device = self._device()
@@ -585,12 +659,13 @@ class BaseAutoencoder(BaseEstimator):
         return self._validate_X(X, reset=False)
 
     def _batches(self, X, encode_only=False):
-        """Yield ``(rows, n_rows, xb, observed, outputs)`` over fixed-size batches.
+        """Yield ``(rows, n_rows, raw, xb, observed, outputs)`` over fixed-size batches.
 
         ``rows`` is the slice of ``X`` a batch covers and ``n_rows`` its
-        number of real rows.  ``xb`` (the scaled network inputs, holes
-        filled by the column map), ``observed`` (None when ``X`` has no
-        missing entry, else the mask of observed entries) and ``outputs``
+        number of real rows; ``raw`` the rows of ``X`` as a tensor.  ``xb``
+        (the scaled network inputs, holes filled by the column map),
+        ``observed`` (None when ``X`` has no missing entry, else the mask of
+        observed entries) and ``outputs``
         (the module's ``(reconstruction, code, log_variance)``) have
         exactly ``INFERENCE_BATCH`` rows: reduce over features before
         slicing off the padding, so a row's result never depends on the
@@ -607,12 +682,13 @@ class BaseAutoencoder(BaseEstimator):
         with torch.inference_mode(), torch_threads(self._threads(INFERENCE_BATCH)):
             for start in starts:
                 rows = slice(start, start + INFERENCE_BATCH)
-                xb, observed = to_inputs(source.rows(rows))
+                raw = source.rows(rows)
+                xb, observed = to_inputs(raw)
                 xb = _pad(xb.clamp(-INPUT_BOUND, INPUT_BOUND))
                 if observed is not None:
                     observed = _pad(observed, value=1.0)
                 n_rows = min(INFERENCE_BATCH, X.shape[0] - start)
-                yield rows, n_rows, xb, observed, forward(xb)
+                yield rows, n_rows, raw, xb, observed, forward(xb)
 
     def _scoring_module(self):
         """The fitted module, in evaluation mode.
@@ -640,24 +716,29 @@ class BaseAutoencoder(BaseEstimator):
     def _error_batches(self, X):
         """Yield ``(rows, n_rows, sq_diff, weight, observed)`` over padded batches.
 
-        ``sq_diff * weight`` are the per-feature errors, with ``sq_diff =
-        (z - z_hat) ** 2`` in the network's scaled space, of shape
-        ``(rows, features)``, or ``(members, rows, features)`` for an
-        ensemble, and ``weight`` from :meth:`_error_weights`, of shape
-        ``(features,)`` or ``(members, 1, features)``.  ``observed`` is
-        None without missing entries, else the ``(rows, features)`` float
-        mask of observed entries (1 observed, 0 missing); ``sq_diff`` is 0
-        where it is 0.
+        ``sq_diff * weight`` are the errors per user column, with ``sq_diff =
+        (z - z_hat) ** 2`` in the network's scaled space (for a categorical
+        column, the surprise ``-log p`` of its category, see
+        ``ColumnMap.column_errors``), of shape ``(rows, features)``, or
+        ``(members, rows, features)`` for an ensemble, and ``weight`` from
+        :meth:`_error_weights`, of shape ``(features,)`` or ``(members, 1,
+        features)``.  ``observed`` is None without missing entries, else the
+        ``(rows, features)`` float mask of observed entries (1 observed, 0
+        missing); ``sq_diff`` is 0 where it is 0.
         """
         weight = torch.as_tensor(
             self._error_weights(), dtype=torch.float32, device=self._scoring_device()
         )
-        for rows, n_rows, xb, observed, (recon, _, _) in self._batches(X):
+        columns = self._columns_
+        for rows, n_rows, raw, xb, observed, (recon, _, _) in self._batches(X):
             if recon.dim() == 3:  # one weight row per member
                 weight = weight.view(-1, 1, weight.shape[-1]).expand(len(recon), 1, -1)
-            sq_diff = recon.sub_(xb).square_()
-            if observed is not None:
-                sq_diff.mul_(observed)
+            if columns.categories is not None:
+                sq_diff, observed = columns.column_errors(recon, xb, _pad(raw))
+            else:
+                sq_diff = recon.sub_(xb).square_()
+                if observed is not None:
+                    sq_diff.mul_(observed)
             yield rows, n_rows, sq_diff, weight, observed
 
     def _feature_errors(self, X):
@@ -753,7 +834,7 @@ class BaseAutoencoder(BaseEstimator):
     def _codes(self, X):
         """Codes of validated rows ``X``."""
         out = np.empty((X.shape[0], self.net_.module_.n_components), dtype=np.float64)
-        for rows, n_rows, _, _, code in self._batches(X, encode_only=True):
+        for rows, n_rows, _, _, _, code in self._batches(X, encode_only=True):
             out[rows] = code[:n_rows].cpu().numpy()
         return out
 
@@ -767,6 +848,26 @@ class BaseAutoencoder(BaseEstimator):
         if columns is None:
             columns = [f"x{i}" for i in range(self.n_features_in_)]
         return pd.DataFrame(values, columns=list(columns), index=index)
+
+    def _table(self, values):
+        """Decoded rows (numeric values, categorical slot codes) in the user's
+        columns: as :meth:`_feature_frame` without categorical columns;
+        with them, categories in their place: an object array, or, with
+        pandas output, a DataFrame whose categorical columns have their
+        training dtypes."""
+        categories = self._columns_.categories
+        if categories is None:
+            return self._feature_frame(values)
+        decoded = categories.decode(values[:, categories.columns])
+        if output_format(self) != "pandas":
+            table = values.astype(object)
+            for j, column in zip(categories.columns, decoded):
+                table[:, j] = column
+            return table
+        table = self._feature_frame(values)
+        for j, column, dtype in zip(categories.columns, decoded, categories.dtypes):
+            table.isetitem(j, pd.Series(column, dtype=dtype, index=table.index))
+        return table
 
     def inverse_transform(self, X):
         """Decode codes back to the original feature space.
@@ -783,8 +884,12 @@ class BaseAutoencoder(BaseEstimator):
 
         Returns
         -------
-        X_original : ndarray of shape (n_samples, `n_features_in_`)
-            Reconstructions in the units of the training data.
+        X_original : ndarray or DataFrame of shape (n_samples, `n_features_in_`)
+            Reconstructions in the units of the training data; a DataFrame
+            with the training column names when pandas output is set with
+            ``set_output(transform="pandas")``.  A categorical column holds
+            its most likely category (with its training dtype in a
+            DataFrame; an object array holds the whole table otherwise).
         """
         check_is_fitted(self)
         k = self.net_.module_.n_components  # the fitted width, whatever set_params did since
@@ -795,19 +900,22 @@ class BaseAutoencoder(BaseEstimator):
                 f"X has {Z.shape[1]} columns, but inverse_transform expects codes with "
                 f"n_components={k} columns, as returned by transform."
             )
-        return self._decode(Z)
+        return self._table(self._decode(Z))
 
     def _decode(self, Z):
+        """Rows decoded from codes ``Z``: numeric values in the user's units,
+        categorical columns as slot codes."""
         module = self._scoring_module()
         device = self._scoring_device()
         out = np.empty((Z.shape[0], self.n_features_in_), dtype=np.float64)
         with torch.inference_mode(), torch_threads(self._threads(INFERENCE_BATCH)):
             for start in range(0, Z.shape[0], INFERENCE_BATCH):
-                zb = torch.as_tensor(Z[start : start + INFERENCE_BATCH], dtype=torch.float32)
-                # Not in place: zb may share memory with the caller's array.
-                zb = zb.to(device).clamp(-INPUT_BOUND, INPUT_BOUND)
+                # A copy: Z may be the caller's array, and read-only (a
+                # DataFrame's values under copy-on-write).
+                zb = torch.from_numpy(np.array(Z[start : start + INFERENCE_BATCH], np.float32))
+                zb = zb.to(device).clamp_(-INPUT_BOUND, INPUT_BOUND)
                 x_hat = module.decode(_pad(zb))[: len(zb)].double().cpu().numpy()
-                out[start : start + len(zb)] = self._columns_.to_original(x_hat)
+                out[start : start + len(zb)] = self._columns_.decode(x_hat)
         return out
 
     def __sklearn_is_fitted__(self):
@@ -963,6 +1071,31 @@ callable, default="mse"
         Constructor arguments of ``module`` when it is a class, so that a
         grid search can search over them (``module_params=[{{"width": 32}},
         {{"width": 64}}]``).
+
+    categorical_features : "from_dtype", list of str or int, array-like of \
+bool or None, default="from_dtype"
+        Which columns hold categories, as in scikit-learn's
+        ``HistGradientBoostingClassifier``: "from_dtype" takes a
+        DataFrame's ``category``, ``object`` and ``string`` columns (a NumPy
+        array has none); a list of column names (DataFrame) or indices, or
+        a boolean mask, names them; None declares none.  Each categorical
+        column enters the network one-hot and is reconstructed by a
+        softmax head; its training term is the cross entropy divided by the
+        column's training entropy, averaged with the numeric columns'
+        ``loss`` terms over a row's observed columns.  Its error is the
+        surprise ``-log p`` of the observed category over that entropy, on
+        the scale of the numeric columns' standardized squared errors (1
+        for a model that knows only the column's frequencies).  A category
+        never seen in training scores as the most surprising one; a
+        missing category (None, NaN, pandas NA) is left out like a missing
+        number.  Sparse input is numeric only.  See the user guide's "Real
+        tables".
+
+    max_categories : int >= 2 or None, default=64
+        A categorical column with more categories keeps the
+        ``max_categories - 1`` most frequent and pools the others into one
+        infrequent category, as ``OneHotEncoder(max_categories=...)`` does.
+        None keeps them all.
 """
 
 SHARED_ATTRIBUTES_DOC = """\
@@ -998,7 +1131,16 @@ SHARED_ATTRIBUTES_DOC = """\
 
     error_scale_ : ndarray of shape (`n_features_in_`,)
         Training standard deviation of each feature (1 for constant ones),
-        over its observed entries: the unit of reconstruction errors.
+        over its observed entries: the unit of reconstruction errors.  For
+        a categorical column, its training entropy in nats (1 for a column
+        with one category).
+
+    is_categorical_ : ndarray of bool of shape (`n_features_in_`,)
+        Which columns were taken as categorical (``categorical_features``).
+
+    categories_ : list of ndarray
+        The categories seen in training, one array per categorical column
+        in column order (empty without categorical columns).
 """
 
 

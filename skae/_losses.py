@@ -190,20 +190,53 @@ class ReconstructionLoss(nn.Module):
         Entry of the registry.
     huber_delta, sparsity_weight, kl_weight : float
         Weights of the optional terms.
+    heads : CategoricalHeads or None
+        The softmax heads of categorical columns (``skae/_columns.py``).
+        With them, the reconstruction term is the mean over a batch's
+        observed user columns of each column's term: the chosen loss for
+        the numeric columns (which alone reach ``reconstruction``, and a
+        callable loss), the cross entropy divided by the column's training
+        entropy for each categorical column.
     """
 
-    def __init__(self, spec, huber_delta=1.0, sparsity_weight=0.0, kl_weight=1.0):
+    def __init__(self, spec, huber_delta=1.0, sparsity_weight=0.0, kl_weight=1.0, heads=None):
         super().__init__()
         self.spec = spec
         self.huber_delta = huber_delta
         self.sparsity_weight = sparsity_weight
         self.kl_weight = kl_weight
+        self.heads = heads
 
     @property
     def is_plain_mse(self):
         """Whether the loss is the mean squared reconstruction error alone."""
         spec = self.spec
-        return spec.reconstruction is _mse and not (spec.code_penalty or spec.variational)
+        plain = spec.reconstruction is _mse and not (spec.code_penalty or spec.variational)
+        return plain and getattr(self, "heads", None) is None
+
+    @property
+    def n_numeric(self):
+        """How many leading network columns are numeric (None: all)."""
+        heads = getattr(self, "heads", None)
+        return None if heads is None else heads.n_numeric
+
+    def _table_loss(self, target, reconstruction, observed):
+        """Numeric columns' loss and categorical columns' cross entropies,
+        averaged over the observed user columns of a flat batch."""
+        heads = self.heads
+        total, count = heads.cross_entropy(reconstruction, target, observed)
+        n = heads.n_numeric
+        if n:
+            kept = None if observed is None else observed[:, :n]
+            numeric = self.spec.reconstruction(
+                target[:, :n], reconstruction[:, :n], self.huber_delta, kept
+            )
+            n_numeric = target.shape[0] * n if kept is None else kept.sum()
+            total = total + numeric * n_numeric
+            count = count + n_numeric
+        if isinstance(count, torch.Tensor):
+            count = count.clamp(min=1)
+        return total / count
 
     def forward(self, output, target):
         reconstruction, code, log_var = output
@@ -218,7 +251,10 @@ class ReconstructionLoss(nn.Module):
             reconstruction = reconstruction.reshape(-1, width)
             code = code.reshape(-1, code.shape[-1])
             log_var = None if log_var is None else log_var.reshape(-1, log_var.shape[-1])
-        loss = self.spec.reconstruction(target, reconstruction, self.huber_delta, observed)
+        if getattr(self, "heads", None) is not None:
+            loss = self._table_loss(target, reconstruction, observed)
+        else:
+            loss = self.spec.reconstruction(target, reconstruction, self.huber_delta, observed)
         if self.spec.code_penalty:
             loss = loss + self.sparsity_weight * code.abs().mean()
         if self.spec.variational:

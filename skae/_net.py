@@ -334,6 +334,8 @@ class AutoencoderNet(NeuralNet):
         width = 0
         # When the loss is exactly the reconstruction MSE, it is the metric.
         loss_is_mse = self.criterion_.is_plain_mse
+        # With categorical columns, the metrics cover the numeric ones.
+        n_numeric = self.criterion_.n_numeric
         # The lean step lives for one epoch: it must never be pickled with
         # the net, outside skorch's device mapping of the optimizer state.
         self._lean_step = LeanAdamStep.for_optimizer(self.optimizer_) if training else None
@@ -342,6 +344,9 @@ class AutoencoderNet(NeuralNet):
                 step = step_fn(batch)
                 y_true, observed = split_target(batch[1])
                 y_pred = step["y_pred"][0].detach()
+                if n_numeric is not None:
+                    y_true, y_pred = y_true[:, :n_numeric], y_pred[..., :n_numeric]
+                    observed = None if observed is None else observed[:, :n_numeric]
                 # Values per row: features, times the members of an ensemble,
                 # whose (members, rows, features) outputs broadcast y_true.
                 width = y_pred.numel() // y_true.shape[0]
@@ -375,8 +380,10 @@ class AutoencoderNet(NeuralNet):
         ae = torch.stack(l1_norms).double().sum()
         loss, se, ae, count = torch.stack([loss, se, ae, torch.as_tensor(count).to(loss)]).tolist()
         self.history.record(prefix + "_loss", loss / count)
-        self.history.record(prefix + "_mse", se / (count * width))
-        self.history.record(prefix + "_mae", ae / (count * width))
+        # No numeric column (categorical ones only): no metric to report.
+        values = count * width
+        self.history.record(prefix + "_mse", se / values if values else math.nan)
+        self.history.record(prefix + "_mae", ae / values if values else math.nan)
 
 
 METRICS = ("train_loss", "train_mse", "train_mae", "valid_loss", "valid_mse", "valid_mae")

@@ -40,6 +40,30 @@ ACTIVATIONS = {
 
 OUTPUT_ACTIVATIONS = {"identity": nn.Identity, "sigmoid": nn.Sigmoid}
 
+
+class LeadingColumns(nn.Module):
+    """An activation on the first ``n`` output columns only: the numeric
+    columns, ahead of categorical columns' logits, which stay raw for their
+    softmax heads."""
+
+    def __init__(self, activation, n):
+        super().__init__()
+        self.activation = activation
+        self.n = n
+
+    def forward(self, x):
+        return torch.cat([self.activation(x[..., : self.n]), x[..., self.n :]], dim=-1)
+
+
+def output_layer(name, n_activated=None):
+    """The output activation ``name``, on every column (``n_activated`` None)
+    or on the first ``n_activated``."""
+    layer = OUTPUT_ACTIVATIONS[name]()
+    if n_activated is None or name == "identity":
+        return layer
+    return LeadingColumns(layer, n_activated)
+
+
 # Bounds of the VAE's log-variance: exp(10) ~ 2e4 keeps exp() finite and the
 # KL gradient bounded, so a wild learning rate cannot turn it into inf/NaN.
 LOG_VAR_BOUNDS = (-10.0, 10.0)
@@ -96,6 +120,7 @@ class Autoencoder(nn.Module):
         output_activation="identity",
         dropout=0.0,
         variational=False,
+        n_activated=None,
     ):
         super().__init__()
         hidden = list(hidden_layer_sizes)
@@ -105,7 +130,7 @@ class Autoencoder(nn.Module):
         self.encoder = _mlp([n_features, *hidden, code_width], activation, dropout)
         self.decoder = _mlp([n_components, *hidden[::-1], n_features], activation, dropout)
         if output_activation != "identity":
-            self.decoder.append(OUTPUT_ACTIVATIONS[output_activation]())
+            self.decoder.append(output_layer(output_activation, n_activated))
 
     def encode(self, x):
         """Return the code (the posterior mean for a VAE)."""
@@ -258,6 +283,7 @@ class EnsembleAutoencoder(nn.Module):
         activation="relu",
         output_activation="identity",
         variational=False,
+        n_activated=None,
     ):
         super().__init__()
         hidden = list(hidden_layer_sizes)
@@ -275,7 +301,7 @@ class EnsembleAutoencoder(nn.Module):
             [n_components, *hidden[::-1], n_features], n_members, activation, dropout, widths[::-1]
         )
         if output_activation != "identity":
-            self.decoder.append(OUTPUT_ACTIVATIONS[output_activation]())
+            self.decoder.append(output_layer(output_activation, n_activated))
 
     def encode(self, x):
         """The members' codes (posterior means for a VAE), ``(batch, m * k)``."""
@@ -325,11 +351,11 @@ class UserAutoencoder(nn.Module):
         Whether the encoders return ``(mean, log_variance)``.
     """
 
-    def __init__(self, members, output_activation="identity", variational=False):
+    def __init__(self, members, output_activation="identity", variational=False, n_activated=None):
         super().__init__()
         self.members = nn.ModuleList(members)
         self.n_members = len(self.members)
-        self.output = OUTPUT_ACTIVATIONS[output_activation]()
+        self.output = output_layer(output_activation, n_activated)
         self.variational = variational
         self.member_components = None  # set by check_user_module
 

@@ -215,6 +215,8 @@ class AutoencoderOutlierDetector(
         warm_start=False,
         module=None,
         module_params=None,
+        categorical_features="from_dtype",
+        max_categories=64,
     ):
         self.n_components = n_components
         self.contamination = contamination
@@ -246,13 +248,15 @@ class AutoencoderOutlierDetector(
         self.warm_start = warm_start
         self.module = module
         self.module_params = module_params
+        self.categorical_features = categorical_features
+        self.max_categories = max_categories
 
     def _default_n_components(self, n_features):
         return max(1, min(n_features, AUTO_MAX_WIDTH) // 2)
 
     def _hidden_layer_sizes(self):
         if isinstance(self.hidden_layer_sizes, str):
-            return (min(self.n_features_in_, AUTO_MAX_WIDTH),)
+            return (min(self._n_inputs(), AUTO_MAX_WIDTH),)
         return super()._hidden_layer_sizes()
 
     def _epoch_budget(self, n_rows):
@@ -263,7 +267,7 @@ class AutoencoderOutlierDetector(
         # Wide data: an ensemble's step touches members x batch x features
         # values; beyond STEP_VALUES per step, fewer steps keep the cost of
         # a fit that of a 128-feature one.
-        values = self.n_estimators * batch * self.n_features_in_
+        values = self.n_estimators * batch * self._n_inputs()
         steps = min(self.max_steps, max(1, round(self.max_steps * STEP_VALUES / values)))
         return max(1, min(self.max_iter, steps // steps_per_epoch))
 
@@ -290,7 +294,7 @@ class AutoencoderOutlierDetector(
         spread = np.linspace(0.0, 1.0, m) if m > 1 else np.ones(1)
         fractions = WIDTH_SPREAD[0] + (WIDTH_SPREAD[1] - WIDTH_SPREAD[0]) * spread
         return EnsembleAutoencoder, {
-            "n_features": self.n_features_in_,
+            "n_features": self._n_inputs(),
             "n_components": self._n_components(),
             "n_members": m,
             "hidden_layer_sizes": self._hidden_layer_sizes(),
@@ -298,6 +302,7 @@ class AutoencoderOutlierDetector(
             "dropout": self.dropout,
             "activation": self.activation,
             "output_activation": spec.output_activation,
+            "n_activated": self._n_activated(),
             "variational": spec.variational,
         }
 

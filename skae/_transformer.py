@@ -81,6 +81,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         warm_start=False,
         module=None,
         module_params=None,
+        categorical_features="from_dtype",
+        max_categories=64,
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -107,6 +109,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self.warm_start = warm_start
         self.module = module
         self.module_params = module_params
+        self.categorical_features = categorical_features
+        self.max_categories = max_categories
 
     def _after_fit(self, X):
         self._n_features_out = self.net_.module_.n_components
@@ -178,7 +182,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                 "loss='vae'."
             )
         codes = check_random_state(random_state).standard_normal((n_samples, module.n_components))
-        return self._feature_frame(self._decode(codes))
+        return self._table(self._decode(codes))
 
 
 fill_docstring(

@@ -111,6 +111,13 @@ def safe_scale(scale, reference):
     return scale
 
 
+# How to declare a column categorical, for the errors about non-numbers.
+HOW = (
+    "(a list of its names or indices; a DataFrame's category, object and string "
+    "columns are categorical by default)"
+)
+
+
 def check_numeric(X):
     """Raise a clear error when ``X`` holds strings, complex numbers or dates.
 
@@ -139,7 +146,7 @@ def check_numeric(X):
             raise ValueError(
                 f"{where} holds {'dates or durations' if kind in 'Mm' else 'strings'} "
                 f"(dtype {dtype}), but autoencoders need numbers. Convert it to "
-                "floats first, or encode categories with sklearn.preprocessing.OneHotEncoder."
+                f"floats first, or declare it categorical with categorical_features {HOW}."
             )
         if kind == "O" and values is not None:
             try:
@@ -153,7 +160,7 @@ def check_numeric(X):
                 # TypeError for a dict and the like, as scikit-learn's checks expect.
                 raise type(exc)(
                     f"{where} holds values that are not numbers ({exc}). Convert it to "
-                    "floats first, or encode categories with sklearn.preprocessing.OneHotEncoder."
+                    f"floats first, or declare it categorical with categorical_features {HOW}."
                 ) from None
 
 
