@@ -433,6 +433,17 @@ def _inline(g, model, x, module):
 def _check_exportable(est):
     check_is_fitted(est)
     columns = est._columns_
+    if columns.categories is not None:
+        names = getattr(est, "feature_names_in_", None)
+        which = columns.categories.columns
+        shown = [str(names[j]) if names is not None else int(j) for j in which]
+        raise ValueError(
+            f"Cannot export this {type(est).__name__} to ONNX: it was fitted with "
+            f"categorical columns {shown}, whose categories skae.onnx cannot encode. "
+            "Fit it behind a OneHotEncoder in a Pipeline (ColumnTransformer with "
+            "OneHotEncoder for those columns), which exports, or pass "
+            "categorical_features=None on numeric data."
+        )
     unknown = set(vars(columns)) - KNOWN_COLUMN_STATE
     if unknown:
         raise ValueError(

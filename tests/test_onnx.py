@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from _helpers import TinyAE
@@ -299,9 +300,18 @@ def test_unfitted_is_an_error(data):
 def test_what_export_does_not_follow_is_named(data):
     X, X_test = data
     det = AutoencoderOutlierDetector(**DETECTOR).fit(X)
-    det._columns_.categories = ["a", "b"]  # state a later skae may add
-    with pytest.raises(ValueError, match=r"column map holds \['categories'\]"):
+    det._columns_.quantiles = [0.1, 0.9]  # state a later skae may add
+    with pytest.raises(ValueError, match=r"column map holds \['quantiles'\]"):
         skl2onnx.to_onnx(det, X_test[:1])
+
+
+def test_categorical_columns_are_a_clear_error(data):
+    X, _ = data
+    frame = pd.DataFrame(X[:, :3], columns=["a", "b", "c"])
+    frame["colour"] = pd.Categorical(np.where(X[:, 0] > 0, "red", "blue"))
+    det = AutoencoderOutlierDetector(**DETECTOR).fit(frame)
+    with pytest.raises(ValueError, match=r"categorical columns \['colour'\].*OneHotEncoder"):
+        skl2onnx.to_onnx(det, X[:1, :4].astype(np.float32))
 
 
 def test_bad_input_type_and_opset(data):
