@@ -1088,8 +1088,8 @@ bool or None, default="from_dtype"
         for a model that knows only the column's frequencies).  A category
         never seen in training scores as the most surprising one; a
         missing category (None, NaN, pandas NA) is left out like a missing
-        number.  Sparse input is numeric only.  See the user guide's "Real
-        tables".
+        number.  Sparse input is numeric only.  See the user guide's "Categorical
+        columns".
 
     max_categories : int >= 2 or None, default=64
         A categorical column with more categories keeps the

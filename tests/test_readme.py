@@ -43,6 +43,7 @@ def test_readme_has_its_examples():
         "Dimensionality reduction",
         "Outlier detection",
         "Missing values",
+        "Real tables: categories and holes",
         "Choosing the loss with a grid search",
         "Saving models",
     ]
@@ -61,3 +62,6 @@ def test_readme_block_runs_alone(section, code, tmp_path):
         assert (tmp_path / "weights.pt").exists()
     if section == "Outlier detection":
         assert "ROC-AUC" in result.stdout and "flagged" in result.stdout
+    if section == "Real tables: categories and holes":
+        assert "categorical: ['sex'] ['female', 'male']" in result.stdout
+        assert "scores finite: True" in result.stdout
