@@ -21,6 +21,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
@@ -54,6 +55,7 @@ from ._progress import scoring_progress
 from ._utils import (
     RunningStats,
     check_numeric,
+    missing_as_nan,
     output_format,
     thread_budget,
     torch_threads,
@@ -261,8 +263,16 @@ class BaseAutoencoder(BaseEstimator):
             return X
         # Names and number of columns as validate_data checks them; the
         # values are the column map's to convert.
+        if sp.issparse(X):
+            raise ValueError(
+                "X is a sparse matrix, which holds numbers only, but this model was "
+                "fitted with categorical columns; pass a DataFrame (or a dense array) "
+                "with the same columns."
+            )
         if not hasattr(X, "iloc") and not isinstance(X, np.ndarray):
             X = np.asarray(X, dtype=object)
+        if X.ndim != 2:  # scikit-learn's message for 1-D, scalar or 3-D input
+            check_array(X, dtype=None, ensure_all_finite=False, input_name="X")
         validate_data(self, X, reset=reset, skip_check_array=True)
         if X.shape[0] < 1:
             raise ValueError(
@@ -276,6 +286,7 @@ class BaseAutoencoder(BaseEstimator):
 
     def _validate_numeric(self, X, reset):
         check_numeric(X)
+        X = _object_missing_as_nan(X)
         # scikit-learn's fast finiteness test sums X; for float32 values near
         # the top of their range that sum is inf - inf, which warns although
         # every value is finite.  The element-wise test that follows decides.
@@ -330,6 +341,12 @@ class BaseAutoencoder(BaseEstimator):
         return None if categories is None else len(categories.numeric)
 
     def __setstate__(self, state):
+        # Pickled before categorical columns: the new parameters' defaults,
+        # and a numeric-only fit.
+        state.setdefault("categorical_features", "from_dtype")
+        state.setdefault("max_categories", 64)
+        if "net_" in state:
+            state.setdefault("_categories_", None)
         if "center_" in state:  # pickled before the column map existed
             stats = state.get("_stats_")
             mean = stats.mean if stats is not None else state["center_"]
@@ -372,7 +389,7 @@ class BaseAutoencoder(BaseEstimator):
         if first:
             self._stats_ = RunningStats(X.shape[1])
         self._stats_.update(X)
-        if self._categories_ is not None:
+        if getattr(self, "_categories_", None) is not None:
             self._categories_.count(X)
         self._set_scaling()
 
@@ -430,6 +447,8 @@ class BaseAutoencoder(BaseEstimator):
             "device": self._device(),
             "module": self.module,
             "module_params": self.module_params,
+            "categorical_features": _comparable(self.categorical_features),
+            "max_categories": self.max_categories,
         }
 
     def _check_net_unchanged(self):
@@ -943,6 +962,30 @@ def _same(a, b):
         return False
 
 
+def _object_missing_as_nan(X):
+    """``X`` with None and ``pd.NA`` in object columns (of numbers, as
+    checked) made NaN, which validate_data takes as missing; other input
+    is returned as it is."""
+    dtypes = getattr(X, "dtypes", None)
+    if hasattr(dtypes, "items"):
+        objects = [i for i, dtype in enumerate(dtypes) if getattr(dtype, "kind", None) == "O"]
+        if objects:
+            X = X.copy(deep=False)
+            for i in objects:
+                X.isetitem(i, missing_as_nan(X.iloc[:, i]))
+        return X
+    if isinstance(X, np.ndarray) and X.dtype == object:
+        return missing_as_nan(X)
+    return X
+
+
+def _comparable(value):
+    """A list or array parameter as a tuple, so that ``==`` compares it."""
+    if isinstance(value, (list, tuple, np.ndarray, pd.Index)):
+        return tuple(np.asarray(value, dtype=object).tolist())
+    return value
+
+
 def _bounded(errors):
     """Replace errors that overflowed float32 by ``ERROR_BOUND``, in place."""
     return np.nan_to_num(errors, copy=False, nan=ERROR_BOUND, posinf=ERROR_BOUND)
@@ -1076,9 +1119,10 @@ callable, default="mse"
 bool or None, default="from_dtype"
         Which columns hold categories, as in scikit-learn's
         ``HistGradientBoostingClassifier``: "from_dtype" takes a
-        DataFrame's ``category``, ``object`` and ``string`` columns (a NumPy
-        array has none); a list of column names (DataFrame) or indices, or
-        a boolean mask, names them; None declares none.  Each categorical
+        DataFrame's ``category`` and ``string`` columns and its ``object``
+        columns unless they hold numbers only (a NumPy array has none); a
+        list of column names (DataFrame) or indices, or a boolean mask,
+        names them; None declares none.  Each categorical
         column enters the network one-hot and is reconstructed by a
         softmax head; its training term is the cross entropy divided by the
         column's training entropy, averaged with the numeric columns'
@@ -1122,12 +1166,14 @@ SHARED_ATTRIBUTES_DOC = """\
         metrics ``train_mse`` and ``train_mae`` (reconstruction errors in
         scaled units, whatever the loss), plus ``valid_loss``, ``valid_mse``
         and ``valid_mae`` with ``early_stopping=True``; with missing values,
-        means over the observed entries.
+        means over the observed entries.  With categorical columns the
+        metrics cover the numeric columns (NaN if there is none).
         ``pd.DataFrame(history_)`` makes it a table.
 
     center_, scale_ : ndarray of shape (`n_features_in_`,)
         Network inputs are ``(X - center_) / scale_``.  Their statistics
-        leave missing values out.
+        leave missing values out.  A categorical column holds 0 and 1 here:
+        it enters the network one-hot instead.
 
     error_scale_ : ndarray of shape (`n_features_in_`,)
         Training standard deviation of each feature (1 for constant ones),

@@ -621,6 +621,21 @@ class CategoricalHeads:
         counts = np.array([c.sum() for c in categories.counts])
         self.unseen_floor = torch.as_tensor(np.log(counts + 1.0), dtype=torch.float32)
 
+    @property
+    def n_columns(self):
+        """The number of user columns: numeric plus categorical."""
+        return self.n_numeric + self.shape[0]
+
+    def observed_columns(self, observed, target):
+        """How many user columns a batch observes in all, as a 0-d tensor,
+        from its mask over the network's columns (None: all of the
+        ``target`` batch's)."""
+        if observed is None:
+            return target.new_tensor(float(len(target) * self.n_columns))
+        n = self.n_numeric
+        categorical = observed.index_select(1, _index(n + self.starts, observed))
+        return observed[:, :n].sum() + categorical.sum()
+
     def _grouped(self, values, pad):
         """``(..., slots)`` -> ``(..., columns, max_slots)``, padded with ``pad``."""
         padded = torch.cat([values, values.new_full((*values.shape[:-1], 1), pad)], dim=-1)

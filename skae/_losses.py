@@ -262,5 +262,8 @@ class ReconstructionLoss(nn.Module):
             # rows, and divided by the number of features so that it is on the
             # same per-feature scale as the mean reconstruction error.
             kl = -0.5 * (1 + log_var - code.pow(2) - log_var.exp()).sum(dim=1)
-            loss = loss + self.kl_weight * kl.mean() / target.shape[1]
+            # Per user column: with categorical columns, not per network input.
+            heads = getattr(self, "heads", None)
+            width = target.shape[1] if heads is None else heads.n_columns
+            loss = loss + self.kl_weight * kl.mean() / width
         return loss

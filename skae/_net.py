@@ -325,7 +325,10 @@ class AutoencoderNet(NeuralNet):
         synchronization, at the end of the epoch.  With missing entries,
         the metrics and the epoch's loss are means over observed entries:
         each batch's loss (a mean over its observed entries) counts by its
-        number of observed entries.
+        number of observed entries.  With categorical columns the metrics
+        cover the numeric columns (NaN without any observed numeric entry)
+        and each batch's loss counts by its number of observed user
+        columns, over which it is a mean.
         """
         if iterator is None:
             return
@@ -335,7 +338,8 @@ class AutoencoderNet(NeuralNet):
         # When the loss is exactly the reconstruction MSE, it is the metric.
         loss_is_mse = self.criterion_.is_plain_mse
         # With categorical columns, the metrics cover the numeric ones.
-        n_numeric = self.criterion_.n_numeric
+        heads = getattr(self.criterion_, "heads", None)
+        loss_weights = []
         # The lean step lives for one epoch: it must never be pickled with
         # the net, outside skorch's device mapping of the optimizer state.
         self._lean_step = LeanAdamStep.for_optimizer(self.optimizer_) if training else None
@@ -344,9 +348,13 @@ class AutoencoderNet(NeuralNet):
                 step = step_fn(batch)
                 y_true, observed = split_target(batch[1])
                 y_pred = step["y_pred"][0].detach()
-                if n_numeric is not None:
-                    y_true, y_pred = y_true[:, :n_numeric], y_pred[..., :n_numeric]
-                    observed = None if observed is None else observed[:, :n_numeric]
+                if heads is not None:
+                    loss_weights.append(heads.observed_columns(observed, y_true))
+                    n = heads.n_numeric
+                    y_true, y_pred = y_true[:, :n], y_pred[..., :n]
+                    observed = None if observed is None else observed[:, :n]
+                    if observed is None:  # batches with and without masks mix
+                        observed_counts.append(y_true.new_tensor(float(y_pred.numel())))
                 # Values per row: features, times the members of an ensemble,
                 # whose (members, rows, features) outputs broadcast y_true.
                 width = y_pred.numel() // y_true.shape[0]
@@ -358,7 +366,7 @@ class AutoencoderNet(NeuralNet):
                     # Holes out: y_true holds the fill there, y_pred a zero.
                     y_pred = y_pred * observed
                     y_true = y_true * observed
-                    members = y_pred.numel() // y_true.numel()
+                    members = y_pred.numel() // max(1, y_true.numel())
                     observed_counts.append(observed.sum() * members)
                 if not loss_is_mse:
                     l2_norms.append(torch.dist(y_pred, y_true, 2))
@@ -366,6 +374,20 @@ class AutoencoderNet(NeuralNet):
         finally:
             self._lean_step = None
         if not sizes:
+            return
+        if heads is not None:
+            weights = torch.stack(loss_weights).double()
+            entries = torch.stack(observed_counts).double().sum()
+            loss = torch.dot(torch.stack(losses).double(), weights)
+            se = torch.stack(l2_norms).double().square().sum()
+            ae = torch.stack(l1_norms).double().sum()
+            loss, count, se, ae, entries = torch.stack(
+                [loss, weights.sum(), se, ae, entries]
+            ).tolist()
+            self.history.record(prefix + "_loss", loss / count)
+            # No observed numeric entry (or no numeric column): no metric.
+            self.history.record(prefix + "_mse", se / entries if entries else math.nan)
+            self.history.record(prefix + "_mae", ae / entries if entries else math.nan)
             return
         if observed_counts:
             # Rows' worth of observed values per batch: the epoch's means
@@ -380,10 +402,8 @@ class AutoencoderNet(NeuralNet):
         ae = torch.stack(l1_norms).double().sum()
         loss, se, ae, count = torch.stack([loss, se, ae, torch.as_tensor(count).to(loss)]).tolist()
         self.history.record(prefix + "_loss", loss / count)
-        # No numeric column (categorical ones only): no metric to report.
-        values = count * width
-        self.history.record(prefix + "_mse", se / values if values else math.nan)
-        self.history.record(prefix + "_mae", ae / values if values else math.nan)
+        self.history.record(prefix + "_mse", se / (count * width))
+        self.history.record(prefix + "_mae", ae / (count * width))
 
 
 METRICS = ("train_loss", "train_mse", "train_mae", "valid_loss", "valid_mse", "valid_mae")

@@ -490,7 +490,8 @@ def check_user_module(adapter, n_features):
         except Exception as exc:
             raise ValueError(
                 f"The encoder of module {name} failed on a batch of shape (2, {n_features}) "
-                f"(n_features_in_={n_features}): {type(exc).__name__}: {exc}"
+                f"(n_features={n_features}: one input per numeric column and per category "
+                f"of a categorical column): {type(exc).__name__}: {exc}"
             ) from None
         if adapter.variational:
             if not (isinstance(h, tuple | list) and len(h) == 2):
@@ -524,6 +525,7 @@ def check_user_module(adapter, n_features):
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise ValueError(
                 f"The decoder of module {name} must return reconstructions of shape "
-                f"(n_rows, n_features_in_) = (2, {n_features}); it returned {shape}."
+                f"(n_rows, n_features) = (2, {n_features}), one column per network input "
+                f"(numeric column or category); it returned {shape}."
             )
     adapter.member_components = h.shape[1]

@@ -72,7 +72,9 @@ class AutoencoderOutlierDetector(
     ----------
     n_components : int or None, default=None
         Size of the code; None uses half the width of the "auto" hidden
-        layer, ``max(1, min(n_features, 128) // 2)``.
+        layer, ``max(1, min(n_inputs, 128) // 2)``, where ``n_inputs`` is
+        the number of columns (with categorical columns: the numeric ones
+        plus one one-hot input per category).
 
     contamination : "auto" or float in (0, 0.5], default="auto"
         Expected share of outliers in the training data.  A float sets
@@ -464,6 +466,14 @@ class AutoencoderOutlierDetector(
         exactly there, and the row's score is the mean over its observed
         features (``np.nanmean`` of the row).
 
+        A categorical column (``categorical_features``) has one entry too,
+        with the surprise of its category in place of the squared
+        standardized error: ``-log p_kij / H_j / error_median_[k, j]``,
+        where ``p_kij`` is the probability member ``k``'s softmax head
+        gives the row's category and ``H_j`` the column's training entropy
+        (``error_scale_``); for a category unseen in training, the most
+        surprising value (see the parameter's description).
+
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
@@ -564,6 +574,7 @@ fill_docstring(
     ).replace(
         "Widths of the encoder's hidden layers; the decoder mirrors them.",
         "Widths of the encoder's hidden layers; the decoder mirrors them.\n"
-        '        "auto" uses one hidden layer as wide as the input, at most 128.',
+        '        "auto" uses one hidden layer as wide as the network\'s input (one per\n'
+        "        numeric column and per category), at most 128.",
     ),
 )

@@ -5,6 +5,7 @@ import threading
 from contextlib import contextmanager
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 import torch
 from sklearn import get_config
@@ -111,10 +112,20 @@ def safe_scale(scale, reference):
     return scale
 
 
+def missing_as_nan(values):
+    """An object array or column with pandas' missing markers (None,
+    ``pd.NA``, ``NaT``) as NaN, so that numbers among them convert."""
+    values = np.asarray(values, dtype=object)
+    missing = pd.isna(values)
+    if missing.any():
+        values = np.where(missing, np.nan, values)
+    return values
+
+
 # How to declare a column categorical, for the errors about non-numbers.
 HOW = (
-    "(a list of its names or indices; a DataFrame's category, object and string "
-    "columns are categorical by default)"
+    "(a list of its names or indices; a DataFrame's category and string columns, "
+    "and its object columns that hold more than numbers, are categorical by default)"
 )
 
 
@@ -150,7 +161,7 @@ def check_numeric(X):
             )
         if kind == "O" and values is not None:
             try:
-                np.asarray(values, dtype=np.float64)
+                np.asarray(missing_as_nan(values), dtype=np.float64)
             except (TypeError, ValueError) as exc:
                 if any(isinstance(v, complex) for v in np.ravel(np.asarray(values, dtype=object))):
                     raise ValueError(

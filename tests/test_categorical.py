@@ -634,3 +634,120 @@ def test_a_swapped_category_is_detected(cls, seed):
     assert -swapped_scores.mean() > 2 * -normal_scores.mean()
     # ... and most swapped rows score below their unswapped selves.
     assert np.mean(swapped_scores < normal_scores) >= 0.75
+
+
+# ------------------------------------------------ review findings (regressions)
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_a_table_of_categories_only_with_holes_and_new_categories(cls):
+    frame = pd.DataFrame({"a": list("abcab" * 8), "b": list("xyxyz" * 8)})
+    frame.iloc[0, 0] = None
+    est = make(cls).fit(frame)
+    assert np.isnan(est.history_[-1]["train_mse"])  # no numeric column to measure
+    assert np.isfinite(est.loss_curve_).all()
+    est = (
+        make(cls)
+        .partial_fit(frame.iloc[:10])
+        .partial_fit(pd.DataFrame({"a": list("abcz"), "b": list("xyqx")}))
+    )
+    assert np.isfinite(est.loss_curve_).all()
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_a_chunk_without_any_observed_number(cls):
+    first = pd.DataFrame({"c": list("abab"), "x": [1.0, 2.0, 3.0, 4.0]})
+    holes = pd.DataFrame({"c": list("abab"), "x": [np.nan] * 4})
+    est = make(cls).partial_fit(first).partial_fit(holes)
+    assert np.isfinite(est.loss_curve_).all()
+    assert np.isnan(est.history_[-1]["train_mse"])
+
+
+def test_the_epoch_loss_weighs_batches_by_their_observed_columns():
+    # Batches of 2 rows: the first batch observes 4 user columns, the second
+    # 3; the epoch's loss is the mean over those 7, whatever the batches.
+    frame = pd.DataFrame({"c": list("abab"), "x": [1.0, 2.0, np.nan, 4.0]})
+    est = AutoencoderTransformer(
+        hidden_layer_sizes=(),
+        max_iter=1,
+        batch_size=4,
+        learning_rate_init=1e-12,
+        random_state=0,
+    ).fit(frame)
+    one_batch = est.loss_curve_[0]
+    est2 = AutoencoderTransformer(
+        hidden_layer_sizes=(),
+        max_iter=1,
+        batch_size=2,
+        learning_rate_init=1e-12,
+        random_state=0,
+    ).fit(frame)
+    np.testing.assert_allclose(est2.loss_curve_[0], one_batch, rtol=1e-5)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_models_pickled_before_categorical_columns_load(cls):
+    est = make(cls).fit(make_X())
+    old = pickle.loads(pickle.dumps(est))
+    for name in ("categorical_features", "max_categories", "_categories_"):
+        del old.__dict__[name]
+    loaded = pickle.loads(pickle.dumps(old))
+    repr(loaded)
+    assert loaded.get_params()["categorical_features"] == "from_dtype"
+    np.testing.assert_array_equal(loaded.score_samples(make_X()), est.score_samples(make_X()))
+    loaded.partial_fit(make_X())  # trains on
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        ({"categorical_features": None}, {"categorical_features": ["c"]}),
+        ({"max_categories": 2}, {"max_categories": None}),
+    ],
+)
+def test_warm_start_cannot_switch_the_categorical_columns(cls, before, after):
+    frame = pd.DataFrame({"c": np.arange(40.0) % 3, "x": np.linspace(0, 1, 40)})
+    est = make(cls, warm_start=True, **before).fit(frame)
+    with pytest.raises(ValueError, match="warm_start=True"):
+        est.set_params(**after).fit(frame)
+    same = make(cls, warm_start=True, categorical_features=np.array([True, False])).fit(frame)
+    same.set_params(categorical_features=np.array([True, False])).fit(frame)  # equal values
+
+
+def test_the_kl_term_is_per_user_column():
+    import torch
+
+    from skae._net import RowSource
+
+    frame = mixed_frame()  # 4 user columns, no holes
+    est = AutoencoderTransformer(**FAST, loss="vae").fit(frame)
+    rows = est._validate_X(frame, reset=False)
+    z, observed = est._columns_.bind(RowSource(rows))(torch.as_tensor(rows))
+    assert observed is None and z.shape[1] > 4  # one-hot inputs widen the network...
+    criterion, module = est.net_.criterion_, est.net_.module_
+    with torch.no_grad():
+        output = module(z)  # evaluation mode: the posterior mean, no sampling
+        criterion.kl_weight = 0.0
+        plain = criterion(output, z)
+        criterion.kl_weight = 1.0
+        with_kl = criterion(output, z)
+    _, mean, log_var = output
+    kl = (-0.5 * (1 + log_var - mean**2 - log_var.exp()).sum(dim=1)).mean()
+    np.testing.assert_allclose(float(with_kl - plain), float(kl) / 4, rtol=1e-4)  # ...not the KL
+
+
+def test_errors_for_input_a_categorical_model_cannot_take():
+    est = make(AutoencoderOutlierDetector).fit(mixed_frame())
+    with pytest.raises(ValueError, match="sparse matrix, which holds numbers only"):
+        est.score_samples(sp.csr_matrix(np.ones((3, 4))))
+    with pytest.raises(ValueError, match="Expected 2D array, got 1D"):
+        est.score_samples(np.ones(4))
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_object_columns_of_numbers_with_na_are_numeric_with_holes(cls):
+    frame = pd.DataFrame(
+        {"s": pd.Series([1, pd.NA, 3, None] * 10, dtype=object), "x": np.arange(40.0)}
+    )
+    est = make(cls).fit(frame)
+    assert not est.is_categorical_.any()
+    assert np.isfinite(est.score(frame))

@@ -194,7 +194,7 @@ BAD = [
     pytest.param(
         {"module": WrongWidth},
         ValueError,
-        r"reconstructions of shape \(n_rows, n_features_in_\) = \(2, 6\)",
+        r"reconstructions of shape \(n_rows, n_features\) = \(2, 6\)",
         id="decoder-width",
     ),
     pytest.param({"module": ImageCode}, ValueError, "must return a 2-D code", id="code-not-2d"),
