@@ -667,22 +667,12 @@ def test_the_epoch_loss_weighs_batches_by_their_observed_columns():
     # Batches of 2 rows: the first batch observes 4 user columns, the second
     # 3; the epoch's loss is the mean over those 7, whatever the batches.
     frame = pd.DataFrame({"c": list("abab"), "x": [1.0, 2.0, np.nan, 4.0]})
-    est = AutoencoderTransformer(
-        hidden_layer_sizes=(),
-        max_iter=1,
-        batch_size=4,
-        learning_rate_init=1e-12,
-        random_state=0,
-    ).fit(frame)
-    one_batch = est.loss_curve_[0]
-    est2 = AutoencoderTransformer(
-        hidden_layer_sizes=(),
-        max_iter=1,
-        batch_size=2,
-        learning_rate_init=1e-12,
-        random_state=0,
-    ).fit(frame)
-    np.testing.assert_allclose(est2.loss_curve_[0], one_batch, rtol=1e-5)
+    untrained = {"hidden_layer_sizes": (), "max_iter": 1, "learning_rate_init": 1e-12}
+    one_batch, two_batches = (
+        AutoencoderTransformer(**untrained, batch_size=size, random_state=0).fit(frame)
+        for size in (4, 2)
+    )
+    np.testing.assert_allclose(two_batches.loss_curve_[0], one_batch.loss_curve_[0], rtol=1e-5)
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
