@@ -235,7 +235,7 @@ class ColumnMap:
             x_hat[:, :n_numeric] * self.scale[cats.numeric] + self.center[cats.numeric]
         )
         logits = torch.as_tensor(x_hat[:, n_numeric:], dtype=torch.float32)
-        out[:, cats.columns] = self.heads.log_probabilities(logits).argmax(dim=-1).numpy()
+        out[:, cats.columns] = self.heads.log_probabilities(logits).argmax(dim=1).t().numpy()
         return out
 
     def bind(self, source):
@@ -637,14 +637,22 @@ class CategoricalHeads:
         return observed[:, :n].sum() + categorical.sum()
 
     def _grouped(self, values, pad):
-        """``(..., slots)`` -> ``(..., columns, max_slots)``, padded with ``pad``."""
-        padded = torch.cat([values, values.new_full((*values.shape[:-1], 1), pad)], dim=-1)
-        grouped = padded.index_select(-1, self.index.to(values.device))
-        return grouped.view(*values.shape[:-1], *self.shape)
+        """``(..., slots)`` -> ``(columns, max_slots, N)``, padded with ``pad``,
+        ``N`` the leading entries (members times rows) in order.
+
+        Slots first: each column's softmax then reduces over a middle
+        dimension, vectorized across ``N``, about ten times faster on a
+        CPU than over a short last dimension.
+        """
+        flat = values.reshape(-1, values.shape[-1])
+        slots = torch.cat([flat.t(), flat.new_full((1, len(flat)), pad)])
+        grouped = slots.index_select(0, self.index.to(values.device))
+        return grouped.view(*self.shape, len(flat))
 
     def log_probabilities(self, logits):
-        """Log-softmax of each column's logits: ``(..., columns, max_slots)``."""
-        return torch.log_softmax(self._grouped(logits, PAD_LOGIT), dim=-1)
+        """Log-softmax of each column's logits ``(..., slots)``:
+        ``(columns, max_slots, N)``."""
+        return torch.log_softmax(self._grouped(logits, PAD_LOGIT), dim=1)
 
     def cross_entropy(self, output, target, observed):
         """``(sum, count)`` of the columns' cross entropies over a flat batch.
@@ -655,28 +663,32 @@ class CategoricalHeads:
         """
         n = self.n_numeric
         log_p = self.log_probabilities(output[:, n:])
-        terms = (self._grouped(target[:, n:], 0.0) * log_p).sum(dim=-1)
-        terms = terms * -self.weights.to(output.device)
+        terms = (self._grouped(target[:, n:], 0.0) * log_p).sum(dim=1)  # (columns, rows)
+        terms = terms * -self.weights.to(output.device)[:, None]
         if observed is None:
             return terms.sum(), terms.numel()
         kept = observed.index_select(1, _index(n + self.starts, observed))
-        return (terms * kept).sum(), kept.sum()
+        return (terms * kept.t()).sum(), kept.sum()
 
     def surprise(self, recon, codes):
         """``-log p`` of each row's category per column, ``(..., rows, columns)``.
 
-        ``codes`` are the slot codes ``(rows, columns)``; a category unseen
-        in training gets the largest surprise of any slot of its column,
-        and at least ``log(n + 1)``.  Entries of missing codes are
-        meaningless (the caller masks them).
+        ``recon`` is ``(..., rows, inputs)`` (members first for an
+        ensemble); ``codes`` are the slot codes ``(rows, columns)``.  A
+        category unseen in training gets the largest surprise of any slot
+        of its column, and at least ``log(n + 1)``.  Entries of missing
+        codes are meaningless (the caller masks them).
         """
-        log_p = self.log_probabilities(recon[..., self.n_numeric :])
+        log_p = self.log_probabilities(recon[..., self.n_numeric :])  # (columns, slots, N)
+        repeats = log_p.shape[-1] // len(codes)  # members
+        codes = codes.t().repeat(1, repeats)  # (columns, N), rows within members
         slot = torch.nan_to_num(codes, nan=0.0).clamp(min=0).long()
-        picked = -log_p.gather(-1, slot.expand(log_p.shape[:-1]).unsqueeze(-1)).squeeze(-1)
-        padding = self.padding.to(recon.device)
-        worst = (-log_p).masked_fill(padding, 0.0).amax(dim=-1)
-        worst = worst.maximum(self.unseen_floor.to(recon.device))
-        return torch.where(codes == UNSEEN, worst, picked)
+        picked = -log_p.gather(1, slot.unsqueeze(1)).squeeze(1)
+        padding = self.padding.to(recon.device).unsqueeze(-1)
+        worst = (-log_p).masked_fill(padding, 0.0).amax(dim=1)
+        worst = worst.maximum(self.unseen_floor.to(recon.device)[:, None])
+        errors = torch.where(codes == UNSEEN, worst, picked)
+        return errors.t().reshape(*recon.shape[:-1], len(errors))
 
 
 class BoundTable:
