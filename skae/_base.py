@@ -347,6 +347,10 @@ class BaseAutoencoder(BaseEstimator):
         state.setdefault("max_categories", 64)
         if "net_" in state:
             state.setdefault("_categories_", None)
+        built = state.get("_built_with_")
+        if built is not None:  # what the network was built with: numeric columns
+            built.setdefault("categorical_features", state["categorical_features"])
+            built.setdefault("max_categories", state["max_categories"])
         if "center_" in state:  # pickled before the column map existed
             stats = state.get("_stats_")
             mean = stats.mean if stats is not None else state["center_"]

@@ -85,7 +85,8 @@ class AutoencoderOutlierDetector(
         training rows' scores, which is robust to the outliers themselves;
         when no training row is beyond the fence, the fence moves just below
         the largest training score, so that ``fit_predict`` always flags the
-        most outlying training row.
+        most outlying training row (unless every training row scores the
+        same, as on constant data: then none is an outlier).
 
     max_steps : int or None, default=1000
         Training budget in optimizer steps: ``fit`` trains at most
@@ -319,9 +320,12 @@ class AutoencoderOutlierDetector(
         errors = self._reconstruction_errors(X)
         if self.contamination == "auto":
             q1, q3 = np.percentile(errors, [25, 75])
-            # At most the largest training score: fit_predict always flags
-            # the most outlying training row, even when none is beyond the fence.
-            fence = min(q3 + TUKEY_K * (q3 - q1), np.nextafter(errors.max(), -np.inf))
+            fence = q3 + TUKEY_K * (q3 - q1)
+            if errors.max() > errors.min():
+                # At most the largest training score: fit_predict always flags the
+                # most outlying training row, even when none is beyond the fence.
+                # (Rows that all score the same have no most outlying one.)
+                fence = min(fence, np.nextafter(errors.max(), -np.inf))
             self.offset_ = -float(fence)
         else:
             self.offset_ = float(np.percentile(-errors, 100 * self.contamination))

@@ -681,11 +681,14 @@ def test_models_pickled_before_categorical_columns_load(cls):
     old = pickle.loads(pickle.dumps(est))
     for name in ("categorical_features", "max_categories", "_categories_"):
         del old.__dict__[name]
+    for name in ("categorical_features", "max_categories"):
+        del old._built_with_[name]
     loaded = pickle.loads(pickle.dumps(old))
     repr(loaded)
     assert loaded.get_params()["categorical_features"] == "from_dtype"
     np.testing.assert_array_equal(loaded.score_samples(make_X()), est.score_samples(make_X()))
     loaded.partial_fit(make_X())  # trains on
+    loaded.set_params(warm_start=True).fit(make_X())
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)

@@ -1,6 +1,7 @@
 """AutoencoderOutlierDetector: conventions, contamination, model selection."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.metrics import roc_auc_score
@@ -192,3 +193,13 @@ def test_any_ensemble_size_detects_planted_outliers(planted):
         det = AutoencoderOutlierDetector(n_estimators=n_estimators, **FAST).fit(X)
         assert roc_auc_score(y, det.score_samples(X)) > 0.95
         assert det.inverse_transform(det.transform(X)).shape == X.shape
+
+
+def test_constant_training_data_flags_no_row():
+    # Every training row scores the same: there is no most outlying row, and
+    # the "auto" fence must not flag them all.
+    X = np.ones((60, 3))
+    det = AutoencoderOutlierDetector(n_estimators=2, max_iter=3, random_state=0)
+    assert (det.fit_predict(X) == 1).all()
+    frame = pd.DataFrame({"c": ["only"] * 60})
+    assert (det.fit_predict(frame) == 1).all()
