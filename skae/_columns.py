@@ -141,15 +141,20 @@ class ColumnMap:
                 f"(spread {np.max(spread[underflow]):.3g}); multiply X by a constant "
                 "before fitting."
             )
-        std = safe_scale(stats.std, stats.mean)
+        # The mean lies between min and max; rounding in its running update
+        # must not take it out: six equal values of 1.5e54 averaged to one
+        # ulp (3.4e38) more, which made a constant column's every input
+        # -3.4e38 under standard scaling, and its fill inf in float32.
+        mean = np.clip(stats.mean, stats.min, stats.max)
+        std = safe_scale(stats.std, mean)
         if mode == "standard":
-            center, scale = stats.mean, std
+            center, scale = mean, std
         elif mode == "minmax":
             center, scale = stats.min, safe_scale(stats.max - stats.min, stats.min)
         else:
             center, scale = np.zeros_like(std), np.ones_like(std)
         # The scaled mean: exactly 0 for standard scaling.
-        fill = (stats.mean - center) / scale
+        fill = (mean - center) / scale
         if categories is not None:
             cat = categories.columns
             center, scale, fill = center.copy(), scale.copy(), fill.copy()
@@ -278,7 +283,8 @@ class BoundColumns:
         self.identity = not center.any() and bool(np.all(scale == 1.0))
         self.inverse = torch.as_tensor(1.0 / scale, dtype=dtype).to(source.device)
         self.shift = torch.as_tensor(-center / scale, dtype=dtype).to(source.device)
-        self.fill = torch.as_tensor(columns.fill, dtype=torch.float32).to(source.device)
+        fill = np.clip(columns.fill, -INPUT_BOUND, INPUT_BOUND)  # finite in float32
+        self.fill = torch.as_tensor(fill, dtype=torch.float32).to(source.device)
         self.fill_zero = not columns.fill.any()  # standard scaling
 
     def __call__(self, raw):

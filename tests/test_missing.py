@@ -390,3 +390,30 @@ def test_holes_on_the_gpu_as_on_the_cpu(cls):
     empty[4] = np.nan
     with pytest.raises(ValueError, match=r"Row\(s\) 4 of X have every entry missing"):
         gpu.score_samples(empty)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_a_hole_in_a_huge_constant_column_scores(cls):
+    # The running mean of six equal values of 1.55e54 comes out one ulp
+    # (3.4e38) above them: standard scaling made every input -3.4e38 (fit
+    # diverged), and minmax's fill beyond float32 made 0 * inf = NaN in
+    # every clean row scored beside a hole (found by tests/test_fuzz.py).
+    X = np.array(
+        [
+            [1.5513391032294092e54, 7.918602367368037e52],
+            [1.5513391032294092e54, -7.233656584127521e52],
+            [1.5513391032294092e54, 1.446778126259029e53],
+            [1.5513391032294092e54, 2.111094537874068e53],
+            [1.5513391032294092e54, 1.084529036102295e54],
+            [1.5513391032294092e54, 1.4661374900237797e52],
+        ]
+    )
+    holes = X.copy()
+    holes[0, 0] = np.nan
+    for scaling in ("standard", "minmax"):
+        est = cls(hidden_layer_sizes=(3,), max_iter=1, scaling=scaling, random_state=0).fit(X)
+        assert est.center_[0] == X[0, 0]  # the constant itself, not one ulp above
+        assert np.all(np.isfinite(est.score_samples(holes))), scaling
+        np.testing.assert_allclose(
+            est.score_samples(holes)[1:], est.score_samples(X)[1:], rtol=1e-6
+        )
