@@ -1,4 +1,5 @@
-"""Fuzzing: whatever the data and parameters, outputs are finite or the error is clear.
+"""Fuzzing: whatever the data and parameters, outputs are finite or the error is clear
+(arrays, and DataFrames with categorical columns, holes and unseen categories).
 
 Every example either raises ``ValueError`` or ``TypeError`` with a message,
 or fits and gives finite ``score_samples``, ``transform`` and ``predict``.
@@ -12,6 +13,7 @@ import math
 import re
 
 import numpy as np
+import pandas as pd
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -122,3 +124,73 @@ def test_outputs_are_finite_or_the_error_is_clear(case):
         assert bad != "score", f"{method} accepted inf"
         assert out.shape[0] == X_score.shape[0]
         assert np.all(np.isfinite(out)), method
+
+
+@st.composite
+def tables(draw):
+    """A small DataFrame: numeric columns at any scale and categorical ones of
+    any dtype pandas gives them, with holes, and rows to score that may hold
+    categories never seen in training."""
+    n_rows = draw(st.integers(1, 25))
+    rng = np.random.RandomState(draw(st.integers(0, 2**31 - 1)))
+    columns = {}
+    for j in range(draw(st.integers(0, 3))):
+        scale = 10.0 ** draw(st.integers(-100, 100))
+        columns[f"x{j}"] = rng.normal(size=n_rows) * scale
+    for j in range(draw(st.integers(1, 3))):
+        levels = [f"l{i}" for i in range(draw(st.integers(1, 6)))]
+        values = rng.choice(levels, size=n_rows).astype(object)
+        dtype = draw(st.sampled_from(["category", "object", "string"]))
+        columns[f"c{j}"] = pd.Series(values, dtype=dtype)
+    frame = pd.DataFrame(columns)
+    for _ in range(draw(st.integers(0, 4))):  # holes
+        frame.iat[draw(st.integers(0, n_rows - 1)), draw(st.integers(0, frame.shape[1] - 1))] = None
+    score = frame.copy()
+    if draw(st.booleans()):  # a category unseen in training
+        name = draw(st.sampled_from([c for c in frame.columns if c.startswith("c")]))
+        values = score[name].astype(object)
+        values.iat[0] = "never seen"
+        score[name] = values
+    return frame, score
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(
+    data=tables(),
+    cls=st.sampled_from([AutoencoderTransformer, AutoencoderOutlierDetector]),
+    loss=st.sampled_from(sorted(LOSSES)),
+    max_categories=st.sampled_from([None, 2, 64]),
+)
+def test_tables_give_finite_outputs_or_a_clear_error(data, cls, loss, max_categories):
+    frame, score = data
+    est = cls(
+        hidden_layer_sizes=(3,),
+        max_iter=2,
+        loss=loss,
+        max_categories=max_categories,
+        random_state=0,
+    )
+    try:
+        est.fit(frame)
+    except (ValueError, TypeError) as exc:
+        assert_clear(exc)
+        event(f"fit refused: {re.sub(r'[-+.e0-9]{2,}', '#', str(exc))[:48]}")
+        return
+    event("fitted")
+    assert np.all(np.isfinite(est.loss_curve_))
+    assert est.is_categorical_.sum() == sum(c.startswith("c") for c in frame.columns)
+    every_entry_missing = score.isna().all(axis=1).any()
+    for method in ("score_samples", "transform", "predict"):
+        if not hasattr(est, method):
+            continue
+        try:
+            out = getattr(est, method)(score)
+        except ValueError as exc:
+            assert every_entry_missing, f"{method} refused rows with entries: {exc}"
+            assert_clear(exc)
+            continue
+        assert out.shape[0] == len(score)
+        assert np.all(np.isfinite(out)), method
+    if not every_entry_missing and hasattr(est, "inverse_transform"):
+        back = est.inverse_transform(est.transform(score))
+        assert back.shape == score.shape
