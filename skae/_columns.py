@@ -72,6 +72,15 @@ def has_missing(X):
     return values.size > 0 and bool(np.isnan(np.min(values)))
 
 
+def _never_observed(indices, feature_names):
+    """The error for columns missing in every training row."""
+    return ValueError(
+        f"Column(s) {_column_names(indices, feature_names)} of X are missing (NaN) "
+        "in every training row, so nothing can be learned about them; drop "
+        "them, or pass training rows in which they are observed."
+    )
+
+
 def _column_names(indices, feature_names):
     if feature_names is None:
         return ", ".join(str(i) for i in indices)
@@ -118,11 +127,7 @@ class ColumnMap:
         """
         never = np.flatnonzero(stats.count == 0)
         if never.size:
-            raise ValueError(
-                f"Column(s) {_column_names(never, feature_names)} of X are missing (NaN) "
-                "in every training row, so nothing can be learned about them; drop "
-                "them, or pass training rows in which they are observed."
-            )
+            raise _never_observed(never, feature_names)
         if not (np.all(np.isfinite(stats.m2)) and np.all(np.isfinite(stats.max))):
             raise ValueError(
                 "X has values too large to compute its variance in float64 "
@@ -530,11 +535,7 @@ class Categories:
             representatives.append(representative)
             dtypes.append(dtype)
         if never:
-            raise ValueError(
-                f"Column(s) {_column_names(never, feature_names)} of X are missing in "
-                "every training row, so nothing can be learned about them; drop them, "
-                "or pass training rows in which they are observed."
-            )
+            raise _never_observed(never, feature_names)
         return cls(mask, seen, slots, representatives, dtypes)
 
     def encode(self, X):
@@ -633,11 +634,11 @@ class CategoricalHeads:
         return self.n_numeric + self.shape[0]
 
     def observed_columns(self, observed, target):
-        """How many user columns a batch observes in all, as a 0-d tensor,
-        from its mask over the network's columns (None: all of the
-        ``target`` batch's)."""
+        """How many user columns a batch observes in all, from its mask over
+        the network's columns (a 0-d tensor), or for ``observed=None`` all of
+        the ``target`` batch's (a float)."""
         if observed is None:
-            return target.new_tensor(float(len(target) * self.n_columns))
+            return float(len(target) * self.n_columns)
         n = self.n_numeric
         categorical = observed.index_select(1, _index(n + self.starts, observed))
         return observed[:, :n].sum() + categorical.sum()

@@ -199,6 +199,9 @@ class ReconstructionLoss(nn.Module):
         entropy for each categorical column.
     """
 
+    # Criteria pickled before categorical columns have no heads of their own.
+    heads = None
+
     def __init__(self, spec, huber_delta=1.0, sparsity_weight=0.0, kl_weight=1.0, heads=None):
         super().__init__()
         self.spec = spec
@@ -212,13 +215,7 @@ class ReconstructionLoss(nn.Module):
         """Whether the loss is the mean squared reconstruction error alone."""
         spec = self.spec
         plain = spec.reconstruction is _mse and not (spec.code_penalty or spec.variational)
-        return plain and getattr(self, "heads", None) is None
-
-    @property
-    def n_numeric(self):
-        """How many leading network columns are numeric (None: all)."""
-        heads = getattr(self, "heads", None)
-        return None if heads is None else heads.n_numeric
+        return plain and self.heads is None
 
     def _table_loss(self, target, reconstruction, observed):
         """Numeric columns' loss and categorical columns' cross entropies,
@@ -251,7 +248,7 @@ class ReconstructionLoss(nn.Module):
             reconstruction = reconstruction.reshape(-1, width)
             code = code.reshape(-1, code.shape[-1])
             log_var = None if log_var is None else log_var.reshape(-1, log_var.shape[-1])
-        if getattr(self, "heads", None) is not None:
+        if self.heads is not None:
             loss = self._table_loss(target, reconstruction, observed)
         else:
             loss = self.spec.reconstruction(target, reconstruction, self.huber_delta, observed)
@@ -263,7 +260,6 @@ class ReconstructionLoss(nn.Module):
             # same per-feature scale as the mean reconstruction error.
             kl = -0.5 * (1 + log_var - code.pow(2) - log_var.exp()).sum(dim=1)
             # Per user column: with categorical columns, not per network input.
-            heads = getattr(self, "heads", None)
-            width = target.shape[1] if heads is None else heads.n_columns
+            width = target.shape[1] if self.heads is None else self.heads.n_columns
             loss = loss + self.kl_weight * kl.mean() / width
         return loss

@@ -333,13 +333,11 @@ class AutoencoderNet(NeuralNet):
         if iterator is None:
             return
         self._set_training(training)
-        losses, l2_norms, l1_norms, sizes, observed_counts = [], [], [], [], []
+        losses, l2_norms, l1_norms, entries, weights = [], [], [], [], []
         width = 0
         # When the loss is exactly the reconstruction MSE, it is the metric.
         loss_is_mse = self.criterion_.is_plain_mse
-        # With categorical columns, the metrics cover the numeric ones.
-        heads = getattr(self.criterion_, "heads", None)
-        loss_weights = []
+        heads = self.criterion_.heads
         # The lean step lives for one epoch: it must never be pickled with
         # the net, outside skorch's device mapping of the optimizer state.
         self._lean_step = LeanAdamStep.for_optimizer(self.optimizer_) if training else None
@@ -349,61 +347,53 @@ class AutoencoderNet(NeuralNet):
                 y_true, observed = split_target(batch[1])
                 y_pred = step["y_pred"][0].detach()
                 if heads is not None:
-                    loss_weights.append(heads.observed_columns(observed, y_true))
+                    # The loss is a mean over observed user columns; the
+                    # metrics cover the numeric columns.
+                    weights.append(heads.observed_columns(observed, y_true))
                     n = heads.n_numeric
                     y_true, y_pred = y_true[:, :n], y_pred[..., :n]
                     observed = None if observed is None else observed[:, :n]
-                    if observed is None:  # batches with and without masks mix
-                        observed_counts.append(y_true.new_tensor(float(y_pred.numel())))
                 # Values per row: features, times the members of an ensemble,
                 # whose (members, rows, features) outputs broadcast y_true.
                 width = y_pred.numel() // y_true.shape[0]
-                sizes.append(y_true.shape[0])
                 # A clone: the loss may live in its batch-sized work buffer
                 # (mse_loss's does), which keeping it would keep too.
                 losses.append(step["loss"].detach().clone())
-                if observed is not None:
+                if observed is None:
+                    entries.append(float(y_pred.numel()))
+                else:
                     # Holes out: y_true holds the fill there, y_pred a zero.
                     y_pred = y_pred * observed
                     y_true = y_true * observed
                     members = y_pred.numel() // max(1, y_true.numel())
-                    observed_counts.append(observed.sum() * members)
+                    entries.append(observed.sum() * members)
                 if not loss_is_mse:
                     l2_norms.append(torch.dist(y_pred, y_true, 2))
                 l1_norms.append(torch.dist(y_pred, y_true, 1))
         finally:
             self._lean_step = None
-        if not sizes:
+        if not losses:
             return
-        if heads is not None:
-            weights = torch.stack(loss_weights).double()
-            entries = torch.stack(observed_counts).double().sum()
-            loss = torch.dot(torch.stack(losses).double(), weights)
-            se = torch.stack(l2_norms).double().square().sum()
-            ae = torch.stack(l1_norms).double().sum()
-            loss, count, se, ae, entries = torch.stack(
-                [loss, weights.sum(), se, ae, entries]
-            ).tolist()
-            self.history.record(prefix + "_loss", loss / count)
-            # No observed numeric entry (or no numeric column): no metric.
-            self.history.record(prefix + "_mse", se / entries if entries else math.nan)
-            self.history.record(prefix + "_mae", ae / entries if entries else math.nan)
-            return
-        if observed_counts:
-            # Rows' worth of observed values per batch: the epoch's means
-            # are per observed entry.
-            n = torch.stack(observed_counts).double() / width
-            count = n.sum()
-        else:
-            count = sum(sizes)
-            n = torch.tensor(sizes, dtype=torch.float64, device=self.device)
+        entries = _counts(entries, losses[0])
+        # What each batch's loss is a mean over: its observed entries, in
+        # rows' worth (rows without holes), or its observed user columns.
+        n = entries / width if heads is None else _counts(weights, losses[0])
         loss = torch.dot(torch.stack(losses).double(), n)
         se = loss * width if loss_is_mse else torch.stack(l2_norms).double().square().sum()
         ae = torch.stack(l1_norms).double().sum()
-        loss, se, ae, count = torch.stack([loss, se, ae, torch.as_tensor(count).to(loss)]).tolist()
+        loss, count, se, ae, total = torch.stack([loss, n.sum(), se, ae, entries.sum()]).tolist()
         self.history.record(prefix + "_loss", loss / count)
-        self.history.record(prefix + "_mse", se / (count * width))
-        self.history.record(prefix + "_mae", ae / (count * width))
+        # No observed numeric entry (or no numeric column): no metric.
+        self.history.record(prefix + "_mse", se / total if total else math.nan)
+        self.history.record(prefix + "_mae", ae / total if total else math.nan)
+
+
+def _counts(values, like):
+    """Per-batch counts, numbers or 0-d tensors on the device, as one float64
+    tensor on ``like``'s device: numbers alone cost one copy, not one per batch."""
+    if all(isinstance(v, float) for v in values):
+        return torch.tensor(values, dtype=torch.float64, device=like.device)
+    return torch.stack([like.new_tensor(v) if isinstance(v, float) else v for v in values]).double()
 
 
 METRICS = ("train_loss", "train_mse", "train_mae", "valid_loss", "valid_mse", "valid_mae")

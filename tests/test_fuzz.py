@@ -91,6 +91,18 @@ def assert_clear(exc):
     assert str(exc).strip(), f"{type(exc).__name__} without a message"
 
 
+def fits_or_refuses_clearly(est, X):
+    """Fit ``est``; a refusal must be a clear error.  Whether it fitted."""
+    try:
+        est.fit(X)
+    except (ValueError, TypeError) as exc:
+        assert_clear(exc)
+        event(f"fit refused: {re.sub(r'[-+.e0-9]{2,}', '#', str(exc))[:48]}")
+        return False
+    event("fitted")
+    return True
+
+
 @settings(
     max_examples=200,
     deadline=None,
@@ -101,13 +113,8 @@ def assert_clear(exc):
 def test_outputs_are_finite_or_the_error_is_clear(case):
     cls, params, X_fit, X_score, bad = case
     est = cls(hidden_layer_sizes=(3,), random_state=0, **params)
-    try:
-        est.fit(X_fit)
-    except (ValueError, TypeError) as exc:
-        assert_clear(exc)
-        event(f"fit refused: {re.sub(r'[-+.e0-9]{2,}', '#', str(exc))[:48]}")
+    if not fits_or_refuses_clearly(est, X_fit):
         return
-    event("fitted")
     assert bad != "fit", "fit accepted inf"
     assert est.n_iter_ == len(est.loss_curve_)
     assert np.all(np.isfinite(est.loss_curve_))
@@ -170,13 +177,8 @@ def test_tables_give_finite_outputs_or_a_clear_error(data, cls, loss, max_catego
         max_categories=max_categories,
         random_state=0,
     )
-    try:
-        est.fit(frame)
-    except (ValueError, TypeError) as exc:
-        assert_clear(exc)
-        event(f"fit refused: {re.sub(r'[-+.e0-9]{2,}', '#', str(exc))[:48]}")
+    if not fits_or_refuses_clearly(est, frame):
         return
-    event("fitted")
     assert np.all(np.isfinite(est.loss_curve_))
     assert est.is_categorical_.sum() == sum(c.startswith("c") for c in frame.columns)
     every_entry_missing = score.isna().all(axis=1).any()
