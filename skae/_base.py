@@ -15,8 +15,10 @@ The two public estimators are thin subclasses.  Data takes two paths:
 import copy
 import inspect
 import math
+import os
 import sys
 import textwrap
+import threading
 from numbers import Integral, Real
 
 import numpy as np
@@ -81,6 +83,28 @@ OPTIMIZERS = {
     "sgd": (torch.optim.SGD, {"fused": True, "momentum": 0.9, "nesterov": True}),
     "rmsprop": (torch.optim.RMSprop, {"foreach": True}),
 }
+
+
+# Held while a fit draws from torch's process-wide random generator.
+_TRAINING_LOCK = threading.RLock()
+
+
+def _available_memory(device):
+    """Bytes of memory available on ``device`` now, or None if unknown."""
+    try:
+        if device.type == "cuda":
+            return torch.cuda.mem_get_info(device)[0]
+        if device.type == "cpu":
+            # Linux's MemAvailable counts reclaimable caches; free pages elsewhere.
+            if os.path.exists("/proc/meminfo"):
+                with open("/proc/meminfo") as f:
+                    for line in f:
+                        if line.startswith("MemAvailable:"):
+                            return int(line.split()[1]) * 1024
+            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError, RuntimeError):
+        pass
+    return None
 
 
 class BaseAutoencoder(BaseEstimator):
@@ -456,7 +480,12 @@ class BaseAutoencoder(BaseEstimator):
         }
 
     def _check_net_unchanged(self):
-        built = self._built_with_
+        built = dict(self._built_with_)
+        weights = next(self.net_.module_.parameters(), None)
+        if weights is not None and weights.device.type != torch.device(built["device"]).type:
+            # Loaded where the training device is missing (a CUDA model on a
+            # CPU-only machine): the weights are where skorch mapped them.
+            built["device"] = weights.device
         changed = {k: v for k, v in self._net_defining_params().items() if not _same(v, built[k])}
         if changed:
             now = ", ".join(f"{k}={v!r}" for k, v in changed.items())
@@ -478,6 +507,8 @@ class BaseAutoencoder(BaseEstimator):
                 "module=None selects the built-in network; pass module= (a class) too, "
                 "or leave module_params=None."
             )
+        if self.module is None:
+            self._check_network_memory(spec, device)
         # Seeded before the module is built: a user's module class is
         # instantiated here, the built-in networks in initialize() below.
         torch.manual_seed(seed)
@@ -510,6 +541,26 @@ class BaseAutoencoder(BaseEstimator):
         )
         torch.manual_seed(seed)
         return net.initialize()
+
+    def _check_network_memory(self, spec, device):
+        """A ValueError, before anything is allocated, when the built-in
+        network's weights, gradients and optimizer state (4 copies of the
+        weights, float32) exceed the memory available on ``device``."""
+        sizes = [self._n_inputs(), *self._hidden_layer_sizes()]
+        code = self._n_components() * (2 if spec.variational else 1)
+        encoder = sum(a * b + b for a, b in zip(sizes, [*sizes[1:], code]))
+        decoder = sum(a * b + b for a, b in zip([self._n_components(), *sizes[:0:-1]], sizes[::-1]))
+        needed = 16 * getattr(self, "n_estimators", 1) * (encoder + decoder)
+        available = _available_memory(device)
+        if available is None or needed <= available:
+            return
+        members = f", n_estimators={self.n_estimators}" if hasattr(self, "n_estimators") else ""
+        raise ValueError(
+            f"The network needs about {needed / 2**30:.1f} GiB for its weights, gradients "
+            f"and optimizer state, more than the {available / 2**30:.1f} GiB available on "
+            f"{device} (hidden_layer_sizes={self.hidden_layer_sizes!r}, n_components="
+            f"{self.n_components!r}{members}, {self._n_inputs()} inputs). Choose smaller sizes."
+        )
 
     def _module_spec(self, spec):
         """The torch module class and its arguments; subclasses may change it."""
@@ -578,7 +629,10 @@ class BaseAutoencoder(BaseEstimator):
                 )
             split = HoldOut(self.validation_fraction, seed + 1)
         forked = [device.index or 0] if device.type == "cuda" else []
-        with torch.random.fork_rng(forked):
+        # Weights, dropout masks and noise come from torch's one process-wide
+        # generator: fits in threads of one process take turns, so that each
+        # gets the model its random_state gives, whatever runs beside it.
+        with _TRAINING_LOCK, torch.random.fork_rng(forked):
             if fresh:
                 self.net_ = self._build_net(device, seed)
                 self._built_with_ = self._net_defining_params()
@@ -606,8 +660,34 @@ class BaseAutoencoder(BaseEstimator):
             history_start = len(net.history)
             data = ScaledRows(RowSource(X, device), self._columns_)
             with torch_threads(self._threads(min(X.shape[0], self.batch_size))):
-                net.partial_fit(data, epochs=epochs)
+                self._partial_fit_net(net, data, epochs)
         self._record_history(net, history_start, epochs, fresh, streaming, data)
+
+    def _partial_fit_net(self, net, data, epochs):
+        """skorch's partial_fit; a user's module that fails in training gets
+        an error naming it (skae's own networks' errors pass unchanged)."""
+        if self.module is None:
+            net.partial_fit(data, epochs=epochs)
+            return
+        try:
+            net.partial_fit(data, epochs=epochs)
+        except (RuntimeError, ValueError, TypeError) as exc:
+            name = getattr(self.module, "__name__", type(self.module).__name__)
+            batch = min(self.batch_size, len(data))
+            last = len(data) % batch
+            hint = (
+                f"It must accept training batches of {batch} rows"
+                + (f" and the last batch of each epoch, {last} row(s)" if last else "")
+                + " in training mode"
+            )
+            if last == 1 or batch == 1:
+                hint += (
+                    "; layers such as nn.BatchNorm1d need at least 2 rows: choose a "
+                    "batch_size that leaves no 1-row batch"
+                )
+            raise ValueError(
+                f"module {name} failed while training: {type(exc).__name__}: {exc}. {hint}."
+            ) from exc
 
     def _record_history(self, net, start, epochs, fresh, streaming, data):
         monitor = dict(net.callbacks_)["monitor"]
@@ -674,6 +754,9 @@ class BaseAutoencoder(BaseEstimator):
         steps = [f"learning_rate_init (now {self.learning_rate_init:g})"]
         if self.weight_decay > 0:
             steps.insert(int(self.weight_decay < 1), f"weight_decay (now {self.weight_decay:g})")
+        if net.noise_level > 1:
+            # Noise beyond the data's own spread (scaled units) is the likelier cause.
+            steps.insert(0, f"noise_level (now {net.noise_level:g}, in the scaled data's units)")
         return "lower " + " or ".join(steps) + ", for example by a factor of 10"
 
     # -------------------------------------------------------------- scoring
@@ -872,22 +955,22 @@ class BaseAutoencoder(BaseEstimator):
             columns = [f"x{i}" for i in range(self.n_features_in_)]
         return pd.DataFrame(values, columns=list(columns), index=index)
 
-    def _table(self, values):
+    def _table(self, values, index=None):
         """Decoded rows (numeric values, categorical slot codes) in the user's
         columns: as :meth:`_feature_frame` without categorical columns;
         with them, categories in their place: an object array, or, with
         pandas output, a DataFrame whose categorical columns have their
-        training dtypes."""
+        training dtypes.  ``index``: the pandas output's row index."""
         categories = self._columns_.categories
         if categories is None:
-            return self._feature_frame(values)
+            return self._feature_frame(values, index)
         decoded = categories.decode(values[:, categories.columns])
         if output_format(self) != "pandas":
             table = values.astype(object)
             for j, column in zip(categories.columns, decoded):
                 table[:, j] = column
             return table
-        table = self._feature_frame(values)
+        table = self._feature_frame(values, index)
         for j, column, dtype in zip(categories.columns, decoded, categories.dtypes):
             table.isetitem(j, pd.Series(column, dtype=dtype, index=table.index))
         return table
@@ -903,7 +986,9 @@ class BaseAutoencoder(BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_components)
-            Codes, as returned by :meth:`transform`; they cannot be missing.
+            Codes, as returned by :meth:`transform` (the detector's:
+            ``n_estimators * n_components`` columns, the members' codes side
+            by side; it decodes their mean); they cannot be missing.
 
         Returns
         -------
@@ -921,9 +1006,14 @@ class BaseAutoencoder(BaseEstimator):
         if Z.shape[1] != k:
             raise ValueError(
                 f"X has {Z.shape[1]} columns, but inverse_transform expects codes with "
-                f"n_components={k} columns, as returned by transform."
+                f"{k} columns ({self._code_width_text()}), as returned by transform."
             )
-        return self._table(self._decode(Z))
+        # pandas codes keep their rows' labels, as transform's output does.
+        return self._table(self._decode(Z), index=getattr(X, "index", None))
+
+    def _code_width_text(self):
+        """What sets the code width, for messages."""
+        return f"n_components={self.net_.module_.n_components}"
 
     def _decode(self, Z):
         """Rows decoded from codes ``Z``: numeric values in the user's units,

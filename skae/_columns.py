@@ -330,7 +330,8 @@ def _check_rows(source):
         raise ValueError(
             f"Row(s) {shown}{more} of X have every entry missing (NaN): there is "
             "nothing to reconstruct or score in them. Drop them first, for example "
-            "X[~np.isnan(X).all(axis=1)]."
+            "X.dropna(how='all') for a DataFrame or X[~np.isnan(X).all(axis=1)] for "
+            "an array."
         )
 
 
@@ -433,14 +434,34 @@ NUMBERS = {"integer", "floating", "mixed-integer-float", "decimal", "complex", "
 
 def _is_categorical(column, dtype):
     """Whether "from_dtype" takes a DataFrame column as categorical: pandas
-    category and string columns, and object columns not made of numbers."""
+    category and string columns (Arrow-backed ones too), and object columns
+    not made of numbers."""
     if isinstance(dtype, (pd.CategoricalDtype, pd.StringDtype)):
         return True
+    if isinstance(dtype, pd.ArrowDtype):
+        return _is_arrow_text(dtype.pyarrow_dtype)
     if getattr(dtype, "kind", None) not in CATEGORICAL_DTYPE_KINDS:
         return False
     if isinstance(column, pd.DataFrame):  # duplicated names: look at the first
         column = column.iloc[:, 0]
     return pd.api.types.infer_dtype(column, skipna=True) not in NUMBERS
+
+
+def _is_arrow_text(arrow_type):
+    """Whether a pyarrow type holds strings or dictionary-encoded categories."""
+    import pyarrow as pa  # present: pandas made an ArrowDtype
+
+    types = pa.types
+    if types.is_dictionary(arrow_type):
+        return True
+    return any(
+        check(arrow_type)
+        for check in (
+            types.is_string,
+            types.is_large_string,
+            getattr(types, "is_string_view", lambda t: False),
+        )
+    )
 
 
 def _column(X, j):

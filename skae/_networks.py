@@ -426,6 +426,7 @@ def build_user_members(module, module_params, n_features, n_components, n_member
     """
     params = dict(module_params or {})
     if isinstance(module, nn.Module):
+        _check_trainable(module)
         if params:
             raise TypeError(
                 "module_params only applies when module is a class; got an instance of "
@@ -471,7 +472,26 @@ def build_user_members(module, module_params, n_features, n_components, n_member
             f"module {module.__name__} cannot be built from module_params={params}: {exc}; "
             f"its constructor is {module.__name__}{signature}."
         ) from None
-    return [module(**params) for _ in range(n_members)]
+    members = [module(**params) for _ in range(n_members)]
+    _check_trainable(members[0])
+    return members
+
+
+def _check_trainable(module):
+    """A ValueError unless ``module`` has parameters, all of known size."""
+    name = type(module).__name__
+    parameters = list(module.parameters())
+    if any(nn.parameter.is_lazy(p) for p in parameters):
+        raise ValueError(
+            f"module {name} has lazy layers (such as nn.LazyLinear) whose weights do not "
+            "exist until a first forward pass. Give their sizes (nn.Linear(n_features, ...)); "
+            "a class can take n_features and n_components in its constructor."
+        )
+    if not parameters:
+        raise ValueError(
+            f"module {name} has no parameters: there is nothing to train. Give its encoder "
+            "and decoder layers with weights, such as nn.Linear."
+        )
 
 
 def check_user_module(adapter, n_features):
@@ -527,5 +547,11 @@ def check_user_module(adapter, n_features):
                 f"The decoder of module {name} must return reconstructions of shape "
                 f"(n_rows, n_features) = (2, {n_features}), one column per network input "
                 f"(numeric column or category); it returned {shape}."
+            )
+        if out.dtype != probe.dtype or not h.is_floating_point():
+            raise ValueError(
+                f"The module {name} must compute in float32, the dtype of its inputs: its "
+                f"encoder returned {h.dtype} and its decoder {out.dtype}. Build its layers "
+                "in float32 (the default) and do not convert their outputs."
             )
     adapter.member_components = h.shape[1]

@@ -254,6 +254,10 @@ class AutoencoderOutlierDetector(
         self.categorical_features = categorical_features
         self.max_categories = max_categories
 
+    def _code_width_text(self):
+        n = self.net_.module_.n_members
+        return f"n_estimators={n} codes of n_components={self.net_.module_.n_components // n}"
+
     def _default_n_components(self, n_features):
         return max(1, min(n_features, AUTO_MAX_WIDTH) // 2)
 
@@ -421,13 +425,13 @@ class AutoencoderOutlierDetector(
 
         Returns
         -------
-        codes : ndarray of shape (n_samples, n_components)
-            Codes of the training rows.
+        codes : ndarray of shape (n_samples, n_estimators * n_components)
+            Codes of the training rows, the members' side by side.
         """
         return self.fit(X).transform(X)
 
     def transform(self, X):
-        """Encode ``X`` into ``n_components`` columns.
+        """Encode ``X``: each member's ``n_components`` code, side by side.
 
         Parameters
         ----------
@@ -436,8 +440,8 @@ class AutoencoderOutlierDetector(
 
         Returns
         -------
-        codes : ndarray or DataFrame of shape (n_samples, n_components)
-            The codes; a DataFrame with columns ``autoencoderoutlierdetector0,
+        codes : ndarray or DataFrame of shape (n_samples, n_estimators * n_components)
+            The codes, member 0's first; a DataFrame with columns ``autoencoderoutlierdetector0,
             ...`` when pandas output is set with ``set_output``.
         """
         # Defined here, not only inherited, so that set_output wraps it.

@@ -148,8 +148,36 @@ def test_scoring_rejects_wrong_number_of_features(fitted, cls, method, n_feature
 def test_inverse_transform_rejects_wrong_code_width(fitted, cls):
     est = fitted[cls]
     k = est.transform(make_X()).shape[1]
-    with pytest.raises(ValueError, match=f"n_components={k} columns"):
+    with pytest.raises(ValueError, match=f"expects codes with {k} columns") as error:
         est.inverse_transform(np.zeros((3, k + 1)))
+    if cls is AutoencoderOutlierDetector:  # the members' codes side by side
+        members = est.net_.module_.n_members
+        assert f"n_estimators={members} codes of n_components={k // members}" in str(error.value)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize(
+    "params",
+    [{"hidden_layer_sizes": (10**9,)}, {"n_components": 10**9, "hidden_layer_sizes": ()}],
+    ids=["hidden", "code"],
+)
+def test_a_network_too_big_for_memory_is_refused_before_allocating(cls, params):
+    est = cls(**{**TINY, **params})
+    with pytest.raises(ValueError, match=r"needs about .* GiB .* Choose smaller sizes"):
+        est.fit(make_X())
+    assert not hasattr(est, "net_")
+
+
+def test_divergence_from_huge_noise_names_noise_level():
+    est = AutoencoderTransformer(**TINY, loss="denoise", noise_level=1e30)
+    with pytest.raises(ValueError, match=r"lower noise_level \(now 1e\+30"):
+        est.fit(make_X())
+
+
+def test_all_missing_rows_advice_fits_dataframes():
+    X = pd.DataFrame({"a": [1.0, np.nan, 2.0, 3.0], "b": ["x", None, "y", "x"]})
+    with pytest.raises(ValueError, match=r"X.dropna\(how='all'\)"):
+        AutoencoderOutlierDetector(**TINY).fit(X)
 
 
 @pytest.mark.parametrize("cls, method", SCORING_CASES)

@@ -746,3 +746,27 @@ def test_object_columns_of_numbers_with_na_are_numeric_with_holes(cls):
     est = make(cls).fit(frame)
     assert not est.is_categorical_.any()
     assert np.isfinite(est.score(frame))
+
+
+@pytest.mark.parametrize("arrow_type", ["string", "large_string", "dictionary"], ids=lambda t: t)
+def test_arrow_backed_string_columns_are_categorical(arrow_type):
+    pa = pytest.importorskip("pyarrow")
+    types = {
+        "string": pa.string(),
+        "large_string": pa.large_string(),
+        "dictionary": pa.dictionary(pa.int32(), pa.string()),
+    }
+    rng = np.random.RandomState(0)
+    values = rng.choice(["x", "y", "z"], 60).tolist()
+    X = pd.DataFrame(
+        {
+            "a": pd.array(rng.normal(size=60), dtype=pd.ArrowDtype(pa.float64())),
+            "s": pd.Series(
+                pa.array(values, type=types[arrow_type]), dtype=pd.ArrowDtype(types[arrow_type])
+            ),
+        }
+    )
+    est = AutoencoderOutlierDetector(**FAST).fit(X)
+    assert est.is_categorical_.tolist() == [False, True]
+    assert sorted(est.categories_[0]) == ["x", "y", "z"]
+    assert np.isfinite(est.score_samples(X)).all()

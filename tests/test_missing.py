@@ -338,6 +338,23 @@ def test_set_output_pandas_with_holes(cls):
     assert not codes.isna().any().any()
 
 
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_imputation_with_pandas_keeps_each_rows_label(cls):
+    # A shuffled subset with its own row labels: the reconstruction must come
+    # back under the same labels, or fillna fills the wrong rows.
+    X = pd.DataFrame(with_holes(correlated()), columns=list("abcdef"))
+    test = X.sample(frac=0.5, random_state=0)
+    est = cls(**FAST).set_output(transform="pandas").fit(X)
+    codes = est.transform(test)
+    reconstruction = est.inverse_transform(codes)
+    assert reconstruction.index.equals(test.index)
+    filled = test.fillna(reconstruction)
+    assert not filled.isna().any().any()
+    expected = est.set_output(transform="default").inverse_transform(codes.to_numpy())
+    holes = test.isna().to_numpy()
+    np.testing.assert_array_equal(filled.to_numpy()[holes], expected[holes])
+
+
 def test_grid_search_over_data_with_holes():
     X = with_holes(correlated())
     search = GridSearchCV(AutoencoderTransformer(**FAST), {"n_components": [1, 2]}, cv=2)

@@ -82,6 +82,38 @@ class WrongWidth(TutorialAE):
         self.decoder = nn.Linear(2, n_features + 1)
 
 
+class ToDouble(nn.Module):
+    def forward(self, x):
+        return x.double()
+
+
+class DoubleOutput(TutorialAE):
+    def __init__(self, n_features):
+        super().__init__(n_features)
+        self.decoder.append(ToDouble())
+
+
+class LazyAE(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.encoder = nn.LazyLinear(2)
+        self.decoder = nn.Linear(2, 6)
+
+
+class NoWeights(nn.Module):
+    def __init__(self, n_features):
+        super().__init__()
+        self.encoder = nn.Identity()
+        self.decoder = nn.Identity()
+
+
+class BatchNormAE(nn.Module):
+    def __init__(self, n_features):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(n_features, 4), nn.BatchNorm1d(4), nn.ReLU())
+        self.decoder = nn.Linear(4, n_features)
+
+
 class ImageCode(nn.Module):
     def __init__(self, n_features):
         super().__init__()
@@ -199,6 +231,11 @@ BAD = [
     ),
     pytest.param({"module": ImageCode}, ValueError, "must return a 2-D code", id="code-not-2d"),
     pytest.param(
+        {"module": DoubleOutput}, ValueError, "decoder torch.float64", id="float64-output"
+    ),
+    pytest.param({"module": LazyAE()}, ValueError, "lazy layers", id="lazy-layers"),
+    pytest.param({"module": NoWeights}, ValueError, "has no parameters", id="no-parameters"),
+    pytest.param(
         {"module": TutorialAE, "module_params": {"n_features": 5}},
         ValueError,
         r"failed on a batch of shape \(2, 6\)",
@@ -214,6 +251,17 @@ def test_clear_errors_before_training(cls, params, error, match):
     with pytest.raises(error, match=match):
         est.fit(make_X(50, 6))
     assert not hasattr(est, "net_")
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_a_module_failing_in_training_is_named_with_the_fix(cls):
+    # 65 rows in batches of 64 leave a 1-row batch, which BatchNorm refuses.
+    est = cls(**{**FAST, "batch_size": 64}, module=BatchNormAE)
+    with pytest.raises(ValueError, match=r"module BatchNormAE failed while training.*1 row"):
+        est.fit(make_X(65, 6))
+    assert not hasattr(est, "net_")
+    est.fit(make_X(66, 6))  # no 1-row batch: it trains
+    assert np.isfinite(est.score_samples(make_X(5, 6))).all()
 
 
 def test_module_must_be_a_module_or_a_class():

@@ -381,6 +381,7 @@ def test_model_saved_from_cuda_loads_on_a_cpu_only_machine(tmp_path):
         serialization.register_package(0, lambda storage: "cuda:0", lambda obj, loc: None)
         est.set_params(device="cuda")
         est.net_.device = "cuda"
+        est._built_with_["device"] = torch.device("cuda")  # as a CUDA fit records
         open({str(tmp_path / "model.pkl")!r}, "wb").write(pickle.dumps(est))
         torch.save(torch.ones(3), {str(tmp_path / "control.pt")!r})
         """
@@ -404,6 +405,11 @@ def test_model_saved_from_cuda_loads_on_a_cpu_only_machine(tmp_path):
         np.testing.assert_array_equal(
             est.score_samples(X), np.load({str(tmp_path / "expected.npy")!r})
         )
+        # What the README and the user guide say: switch to the CPU, train on.
+        est.set_params(device="cpu")
+        est.partial_fit(X)
+        est.set_params(warm_start=True).fit(X)
+        assert np.isfinite(est.score_samples(X)).all()
         print("ok")
         """
     )

@@ -306,3 +306,26 @@ def test_a_detector_trained_on_a_budget_does_not_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         AutoencoderOutlierDetector(**TINY).fit(make_X())
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_fits_in_threads_give_the_models_of_their_random_states(cls):
+    # Weights, dropout masks and noise come from torch's process-wide
+    # generator: fits running in threads (joblib's threading backend, dask)
+    # must not interleave their draws.
+    X = make_X(300, 6)
+    params = {**TINY, "dropout": 0.2, "batch_size": 16}
+    expected = [outputs(cls(**{**params, "random_state": s}).fit(X), X) for s in range(4)]
+    results = [None] * 4
+
+    def fit(seed):
+        results[seed] = outputs(cls(**{**params, "random_state": seed}).fit(X), X)
+
+    threads = [threading.Thread(target=fit, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for seed in range(4):
+        for name, value in expected[seed].items():
+            np.testing.assert_array_equal(results[seed][name], value, err_msg=f"{seed} {name}")
