@@ -10,6 +10,7 @@ Run: python examples/out_of_core.py [--rows 1500000] [--budget-mib 150]
 """
 
 import argparse
+import ctypes
 import os
 import resource
 import tempfile
@@ -17,6 +18,7 @@ import time
 import warnings
 
 import numpy as np
+import torch
 
 from skae import AutoencoderOutlierDetector
 
@@ -25,6 +27,36 @@ N_FEATURES = 40
 
 def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def fix_mmap_threshold():
+    """On glibc, serve every block of 1 MiB or more from its own mapping.
+
+    glibc raises its mmap threshold each time a large block is freed (up to
+    32 MiB), after which chunk-sized blocks come from the heap and stay
+    resident once freed: over many ``partial_fit`` calls the resident size
+    creeps up by tens of MiB that the program no longer uses (measured: 135
+    to 178 MiB above the baseline without this, 64 with a 128 KiB threshold,
+    which was slower).  A fixed threshold (the same as
+    ``MALLOC_MMAP_THRESHOLD_=1048576`` in the environment) returns chunk-sized
+    blocks to the system.  Returns whether it applied (False off glibc).
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_mmap_threshold = -3  # from glibc's malloc.h
+    return bool(libc.mallopt(m_mmap_threshold, 2**20))
+
+
+def warm_up_torch():
+    """One training step of a throwaway network: torch's first step loads its
+    kernels and buffers (about 80 MiB of resident memory, paid once by any
+    torch program, whatever its data), so the baseline taken after it leaves
+    what the detector itself holds."""
+    layer = torch.nn.Linear(N_FEATURES, N_FEATURES)
+    layer(torch.zeros(2, N_FEATURES)).sum().backward()
+    torch.optim.Adam(layer.parameters()).step()
 
 
 def read_chunk(path, start, stop):
@@ -58,12 +90,14 @@ def main():
     parser.add_argument("--budget-mib", type=float, default=150.0)
     args = parser.parse_args()
     warnings.simplefilter("ignore")
+    fixed = fix_mmap_threshold()
     rng = np.random.RandomState(0)
     data_mib = args.rows * N_FEATURES * 4 / 2**20
 
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "data.f32")
         outliers = write_data(path, args.rows, args.chunk_rows, rng)
+        warm_up_torch()
         baseline = peak_rss_mib()
         tic = time.perf_counter()
 
@@ -90,7 +124,7 @@ def main():
     )
     print(
         f"peak RSS above baseline: {used:.0f} MiB (budget {args.budget_mib:.0f} MiB, "
-        f"data {data_mib:.0f} MiB)"
+        f"data {data_mib:.0f} MiB; glibc mmap threshold fixed: {fixed})"
     )
     if used > args.budget_mib:
         raise SystemExit("peak memory exceeded the budget")

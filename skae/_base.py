@@ -447,7 +447,8 @@ class BaseAutoencoder(BaseEstimator):
         """Thread policy: one thread for small work, the budget for big work.
 
         One thread unless a batch of ``batch_rows`` rows holds enough work
-        for the encoder to share (``MULTITHREAD_WORK`` multiply-adds); then
+        to share (``MULTITHREAD_WORK`` multiply-adds, counted as twice the
+        encoder's: encoder and mirrored decoder); then
         the budget: ``torch.get_num_threads()`` (which honours
         ``OMP_NUM_THREADS``) capped by the CPU affinity.  The choice depends
         only on the fitted network, the batch and the user's thread
@@ -1113,8 +1114,10 @@ callable, default="mse"
         (it uses a sigmoid output); "mae" and "huber" resist outliers;
         "sparse" adds ``sparsity_weight * mean|code|``; "denoise" trains on
         inputs corrupted by Gaussian noise of scale ``noise_level`` and
-        reconstructs the clean rows; "vae" adds ``kl_weight`` times
-        ``KL(q(z|x) || N(0, I))``.  A callable ``loss(y_true, y_pred)``
+        reconstructs the clean rows; "vae" minimizes ``0.5 * log(MSE)`` (a
+        Gaussian likelihood whose variance is the batch's MSE, so the loss
+        can be negative) plus ``kl_weight`` times ``KL(q(z|x) || N(0, I))``
+        per feature.  A callable ``loss(y_true, y_pred)``
         returning a tensor is used as the reconstruction loss (a module-level
         function, so that the estimator pickles).  When the training data
         has missing values, every loss is a mean over the observed entries

@@ -333,7 +333,13 @@ class AutoencoderNet(NeuralNet):
         if iterator is None:
             return
         self._set_training(training)
-        losses, l2_norms, l1_norms, entries, weights = [], [], [], [], []
+        # Per batch (columns): loss, L2 and L1 distances, entries, weight.  One float64
+        # buffer written in place: keeping a small tensor per step instead
+        # pinned freed batch-sized blocks in the heap (glibc), so that an
+        # epoch over 300,000 rows held 250 MiB it did not use.
+        LOSS, L2, L1, ENTRIES, WEIGHT = range(5)
+        record = None
+        n_batches = 0
         width = 0
         # When the loss is exactly the reconstruction MSE, it is the metric.
         loss_is_mse = self.criterion_.is_plain_mse
@@ -342,58 +348,53 @@ class AutoencoderNet(NeuralNet):
         # the net, outside skorch's device mapping of the optimizer state.
         self._lean_step = LeanAdamStep.for_optimizer(self.optimizer_) if training else None
         try:
-            for batch in iterator:
+            for i, batch in enumerate(iterator):
                 step = step_fn(batch)
                 y_true, observed = split_target(batch[1])
                 y_pred = step["y_pred"][0].detach()
+                if record is None:
+                    record = y_pred.new_zeros((5, len(iterator)), dtype=torch.float64)
+                row = record[:, i]
                 if heads is not None:
                     # The loss is a mean over observed user columns; the
                     # metrics cover the numeric columns.
-                    weights.append(heads.observed_columns(observed, y_true))
+                    row[WEIGHT] = heads.observed_columns(observed, y_true)
                     n = heads.n_numeric
                     y_true, y_pred = y_true[:, :n], y_pred[..., :n]
                     observed = None if observed is None else observed[:, :n]
                 # Values per row: features, times the members of an ensemble,
                 # whose (members, rows, features) outputs broadcast y_true.
                 width = y_pred.numel() // y_true.shape[0]
-                # A clone: the loss may live in its batch-sized work buffer
-                # (mse_loss's does), which keeping it would keep too.
-                losses.append(step["loss"].detach().clone())
+                row[LOSS] = step["loss"].detach()
                 if observed is None:
-                    entries.append(float(y_pred.numel()))
+                    row[ENTRIES] = float(y_pred.numel())
                 else:
                     # Holes out: y_true holds the fill there, y_pred a zero.
                     y_pred = y_pred * observed
                     y_true = y_true * observed
                     members = y_pred.numel() // max(1, y_true.numel())
-                    entries.append(observed.sum() * members)
+                    row[ENTRIES] = observed.sum() * members
                 if not loss_is_mse:
-                    l2_norms.append(torch.dist(y_pred, y_true, 2))
-                l1_norms.append(torch.dist(y_pred, y_true, 1))
+                    row[L2] = torch.dist(y_pred, y_true, 2)
+                row[L1] = torch.dist(y_pred, y_true, 1)
+                n_batches = i + 1
         finally:
             self._lean_step = None
-        if not losses:
+        if not n_batches:
             return
-        entries = _counts(entries, losses[0])
+        record = record[:, :n_batches]
+        entries = record[ENTRIES]
         # What each batch's loss is a mean over: its observed entries, in
         # rows' worth (rows without holes), or its observed user columns.
-        n = entries / width if heads is None else _counts(weights, losses[0])
-        loss = torch.dot(torch.stack(losses).double(), n)
-        se = loss * width if loss_is_mse else torch.stack(l2_norms).double().square().sum()
-        ae = torch.stack(l1_norms).double().sum()
+        n = entries / width if heads is None else record[WEIGHT]
+        loss = torch.dot(record[LOSS], n)
+        se = loss * width if loss_is_mse else record[L2].square().sum()
+        ae = record[L1].sum()
         loss, count, se, ae, total = torch.stack([loss, n.sum(), se, ae, entries.sum()]).tolist()
         self.history.record(prefix + "_loss", loss / count)
         # No observed numeric entry (or no numeric column): no metric.
         self.history.record(prefix + "_mse", se / total if total else math.nan)
         self.history.record(prefix + "_mae", ae / total if total else math.nan)
-
-
-def _counts(values, like):
-    """Per-batch counts, numbers or 0-d tensors on the device, as one float64
-    tensor on ``like``'s device: numbers alone cost one copy, not one per batch."""
-    if all(isinstance(v, float) for v in values):
-        return torch.tensor(values, dtype=torch.float64, device=like.device)
-    return torch.stack([like.new_tensor(v) if isinstance(v, float) else v for v in values]).double()
 
 
 METRICS = ("train_loss", "train_mse", "train_mae", "valid_loss", "valid_mse", "valid_mae")
