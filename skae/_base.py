@@ -667,12 +667,11 @@ class BaseAutoencoder(BaseEstimator):
     def _partial_fit_net(self, net, data, epochs):
         """skorch's partial_fit; a user's module that fails in training gets
         an error naming it (skae's own networks' errors pass unchanged)."""
-        if self.module is None:
-            net.partial_fit(data, epochs=epochs)
-            return
         try:
             net.partial_fit(data, epochs=epochs)
         except (RuntimeError, ValueError, TypeError) as exc:
+            if self.module is None:
+                raise
             name = getattr(self.module, "__name__", type(self.module).__name__)
             batch = min(self.batch_size, len(data))
             last = len(data) % batch

@@ -333,10 +333,10 @@ class AutoencoderNet(NeuralNet):
         if iterator is None:
             return
         self._set_training(training)
-        # Per batch (columns): loss, L2 and L1 distances, entries, weight.  One float64
-        # buffer written in place: keeping a small tensor per step instead
-        # pinned freed batch-sized blocks in the heap (glibc), so that an
-        # epoch over 300,000 rows held 250 MiB it did not use.
+        # One column per batch, one row per figure (loss, L2 and L1 distances,
+        # entries, weight): a float64 buffer written in place.  Keeping a
+        # small tensor per step instead pinned freed batch-sized blocks in
+        # glibc's heap: an epoch over 300,000 rows held 250 MiB it did not use.
         LOSS, L2, L1, ENTRIES, WEIGHT = range(5)
         record = None
         n_batches = 0

@@ -255,8 +255,8 @@ class AutoencoderOutlierDetector(
         self.max_categories = max_categories
 
     def _code_width_text(self):
-        n = self.net_.module_.n_members
-        return f"n_estimators={n} codes of n_components={self.net_.module_.n_components // n}"
+        module = self.net_.module_
+        return f"n_estimators={module.n_members} codes of n_components={module.member_components}"
 
     def _default_n_components(self, n_features):
         return max(1, min(n_features, AUTO_MAX_WIDTH) // 2)
