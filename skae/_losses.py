@@ -76,6 +76,10 @@ def _bce(y_true, y_pred, huber_delta, observed=None):
     return values.mean() if observed is None else _observed_mean(values, observed)
 
 
+# The registry's reconstruction terms: means of elementwise terms, which take
+# batches of any shape (an ensemble's (members, rows, features) as they are).
+_ELEMENTWISE = frozenset({_mse, _mae, _huber, _gaussian_nll, _bce})
+
 @dataclass(frozen=True)
 class LossSpec:
     """What a named loss needs from the network and the data.
@@ -241,11 +245,17 @@ class ReconstructionLoss(nn.Module):
         if reconstruction.dim() == 3:
             # An ensemble, (members, rows, features): each member's rows are
             # rows of the batch, so every term averages over the members.
-            width = target.shape[-1]
-            target = target.expand_as(reconstruction).reshape(-1, width)
+            # The batch is broadcast over the members, not copied, for the
+            # registry's elementwise terms; the categorical heads and a
+            # user's callable take (rows, features) batches.
+            target = target.expand_as(reconstruction)
             if observed is not None:
-                observed = observed.expand(reconstruction.shape).reshape(-1, width)
-            reconstruction = reconstruction.reshape(-1, width)
+                observed = observed.expand(reconstruction.shape)
+            if self.heads is not None or self.spec.reconstruction not in _ELEMENTWISE:
+                width = target.shape[-1]
+                target = target.reshape(-1, width)
+                observed = None if observed is None else observed.reshape(-1, width)
+                reconstruction = reconstruction.reshape(-1, width)
             code = code.reshape(-1, code.shape[-1])
             log_var = None if log_var is None else log_var.reshape(-1, log_var.shape[-1])
         if self.heads is not None:
@@ -260,6 +270,6 @@ class ReconstructionLoss(nn.Module):
             # same per-feature scale as the mean reconstruction error.
             kl = -0.5 * (1 + log_var - code.pow(2) - log_var.exp()).sum(dim=1)
             # Per user column: with categorical columns, not per network input.
-            width = target.shape[1] if self.heads is None else self.heads.n_columns
+            width = target.shape[-1] if self.heads is None else self.heads.n_columns
             loss = loss + self.kl_weight * kl.mean() / width
         return loss
