@@ -80,6 +80,7 @@ def _bce(y_true, y_pred, huber_delta, observed=None):
 # batches of any shape (an ensemble's (members, rows, features) as they are).
 _ELEMENTWISE = frozenset({_mse, _mae, _huber, _gaussian_nll, _bce})
 
+
 @dataclass(frozen=True)
 class LossSpec:
     """What a named loss needs from the network and the data.
