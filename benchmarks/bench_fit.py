@@ -14,7 +14,9 @@ Tables printed:
    and the median time of each row is reported.  The final training loss of
    each row is printed as a quality check.
 2. scoring: skae's ``score_samples`` and ``transform`` on many rows against
-   a bare batched forward pass of the same module.
+   a bare batched forward pass of the same module; 2b the outlier detector
+   with its defaults beside IsolationForest; 2c the detector's cost per
+   training step on a table so small that only torch's dispatch remains.
 3. scaling: skae's fit time at several row counts, per row.
 4. memory (``--memory``): peak resident memory of a child process that fits
    skae on a large float32 array, against the size of the input.
@@ -515,6 +517,50 @@ def bench_detector(args):
     return times
 
 
+def bench_step(args):
+    """Table 2c: the detector's cost per training step where there is almost
+    no arithmetic (``--step-rows`` x 3 features, 8 members of width 3).
+
+    What remains is torch's dispatch of the step's small operations: the
+    floor under any fit of that many steps.  Fits at ``max_steps=200`` and
+    ``1000`` (no trimming) are timed interleaved; the per-step cost is their
+    difference over 800 steps.  IsolationForest's fit + score on the same
+    table is shown beside it.
+    """
+    from sklearn.ensemble import IsolationForest
+
+    from skae import AutoencoderOutlierDetector
+
+    X = np.random.RandomState(args.seed).normal(size=(args.step_rows, 3)).astype(np.float32)
+
+    def fit(steps):
+        return AutoencoderOutlierDetector(
+            max_steps=steps, trim_fraction=0, random_state=args.seed
+        ).fit(X)
+
+    def forest():
+        IsolationForest(random_state=args.seed).fit(X).score_samples(X)
+
+    fit(50)
+    rows = [("fit, 200 steps", lambda: fit(200)), ("fit, 1000 steps", lambda: fit(1000))]
+    rows.append(("IsolationForest fit + score_samples", forest))
+    times = interleaved_times(rows, args.repeats)
+    median = {name: statistics.median(v) for name, v in times.items()}
+    per_step = (median["fit, 1000 steps"] - median["fit, 200 steps"]) / 800
+    table = [(name, f"{t:.3f}") for name, t in median.items()]
+    table.append(("per step (difference / 800)", f"{per_step:.5f}"))
+    print_table(
+        ["detector (defaults)", "seconds"],
+        table,
+        title=(
+            f"Table 2c - AutoencoderOutlierDetector() training steps on {args.step_rows:,} x 3 "
+            f"rows, {args.threads} torch thread(s), median of {args.repeats}"
+        ),
+    )
+    print(f"  cost per step = {per_step * 1e3:.3f} ms")
+    return per_step
+
+
 # ---------------------------------------------------------------- table 3
 
 
@@ -725,6 +771,7 @@ def parse_args(argv=None):
     p.add_argument(
         "--detector-rows", type=int, default=200_000, help="detector training rows (table 2b)"
     )
+    p.add_argument("--step-rows", type=int, default=2560, help="rows of table 2c's tiny table")
     p.add_argument("--scaling-rows", default="10000,100000,1000000", help="row counts (table 3)")
     p.add_argument("--scaling-epochs", type=int, default=2)
     p.add_argument("--memory", action="store_true", help="also measure peak memory (table 4)")
@@ -733,8 +780,8 @@ def parse_args(argv=None):
     p.add_argument("--memory-epochs", type=int, default=2)
     p.add_argument(
         "--tables",
-        default="fit,score,detector,scaling",
-        help="comma-separated subset of fit,score,detector,scaling (memory is --memory)",
+        default="fit,score,detector,step,scaling",
+        help="comma-separated subset of fit,score,detector,step,scaling (memory is --memory)",
     )
     p.add_argument(
         "--_memory-child", dest="memory_child", action="store_true", help=argparse.SUPPRESS
@@ -785,6 +832,8 @@ def main(argv=None):
             bench_score(args, X_train)
         if "detector" in tables:
             bench_detector(args)
+        if "step" in tables:
+            bench_step(args)
         if "scaling" in tables:
             bench_scaling(args)
         if args.memory:

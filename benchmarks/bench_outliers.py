@@ -196,6 +196,9 @@ def measure(name, X_train, X_test, y_test, seed, skae_params):
         "ap": float(average_precision_score(y_test, scores)),
         "seconds": seconds,
     }
+    if name == "skae":  # optimizer steps taken (Adam counts them)
+        steps = [int(state["step"]) for state in model.net_.optimizer_.state.values()]
+        row["steps"] = max(steps, default=0)
     if name in FLAGGING:  # predict with contamination="auto", not timed
         flagged = model.predict(X_test) == -1
         hits = int(np.sum(flagged & (y_test == 1)))
@@ -355,6 +358,10 @@ def report_real(results, columns, names, split_halves, seeds_text, quiet):
     summary(header, rows)
     for h, members in split_halves.items():
         print(f"half {h}: {', '.join(members)}")
+    for c in columns:
+        steps = [r.get("steps") for n in names for r in results[c, n]]
+        if steps and None not in steps:
+            print(f"{c}: {sum(steps):,} training steps over the sets and seeds")
 
 
 def report_flagging(results, columns, detectors, names):
