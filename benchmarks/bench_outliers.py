@@ -196,9 +196,10 @@ def measure(name, X_train, X_test, y_test, seed, skae_params):
         "ap": float(average_precision_score(y_test, scores)),
         "seconds": seconds,
     }
-    if name == "skae":  # optimizer steps taken (Adam counts them)
-        steps = [int(state["step"]) for state in model.net_.optimizer_.state.values()]
-        row["steps"] = max(steps, default=0)
+    if name == "skae":  # optimizer steps taken, where the optimizer counts them (Adam)
+        steps = [state.get("step") for state in model.net_.optimizer_.state.values()]
+        if steps and None not in steps:
+            row["steps"] = max(int(step) for step in steps)
     if name in FLAGGING:  # predict with contamination="auto", not timed
         flagged = model.predict(X_test) == -1
         hits = int(np.sum(flagged & (y_test == 1)))

@@ -4,7 +4,8 @@ Every named loss is a :class:`LossSpec`: a reconstruction term plus flags
 that say what else it needs (a penalty on the code, corrupted inputs while
 training, a KL term, a sigmoid output, targets in [0, 1]).  Estimators never
 branch on loss names; they ask this registry.  Adding a loss is adding one
-entry to ``LOSSES``.
+entry to ``LOSSES`` (and, if its term is a mean of elementwise terms, its
+function to ``_ELEMENTWISE``, which only saves a copy for ensembles).
 
 Missing entries: when the training data has holes, every reconstruction
 term is a mean over the observed entries only (``observed``, a float
@@ -76,8 +77,12 @@ def _bce(y_true, y_pred, huber_delta, observed=None):
     return values.mean() if observed is None else _observed_mean(values, observed)
 
 
-# The registry's reconstruction terms: means of elementwise terms, which take
-# batches of any shape (an ensemble's (members, rows, features) as they are).
+# Reconstruction terms whose value on an ensemble's (members, rows,
+# features) batch, with the target broadcast over the members, is the same
+# as on the flattened (members x rows, features) batch: means (or a
+# function of a mean) over elementwise terms.  The criterion passes them the
+# batch as it is, sparing a copy of the target per member; any other term
+# (a user's callable, a new entry not listed here) gets the flattened batch.
 _ELEMENTWISE = frozenset({_mse, _mae, _huber, _gaussian_nll, _bce})
 
 
@@ -246,9 +251,9 @@ class ReconstructionLoss(nn.Module):
         if reconstruction.dim() == 3:
             # An ensemble, (members, rows, features): each member's rows are
             # rows of the batch, so every term averages over the members.
-            # The batch is broadcast over the members, not copied, for the
-            # registry's elementwise terms; the categorical heads and a
-            # user's callable take (rows, features) batches.
+            # The target is broadcast over the members (a view) for the
+            # terms in _ELEMENTWISE; the categorical heads and any other
+            # term take flattened (members x rows, features) batches.
             target = target.expand_as(reconstruction)
             if observed is not None:
                 observed = observed.expand(reconstruction.shape)

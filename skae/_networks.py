@@ -196,29 +196,40 @@ class _MemberUnits(nn.Module):
 
     Units beyond a member's own width are switched off (a fixed 0/1 mask),
     so that members of different widths share one stacked weight tensor.
-    In training with ``dropout > 0``, the mask is also inverted dropout from
-    a uniform draw, with its own masks for every member and row: the same as
-    ``nn.Dropout`` in distribution, but about 3x faster on the CPU, where
-    ``nn.Dropout``'s Bernoulli sampling was a third of a small ensemble's
-    step.  The width mask and the dropout mask are multiplied into one
-    factor before it meets the activations, so the layer costs one product
-    (and one in the backward pass), not two.
+    In training with ``dropout > 0``, the factor is also inverted dropout
+    from a uniform draw, with its own masks for every member and row: the
+    same as ``nn.Dropout`` in distribution, but about 3x faster on the CPU,
+    where ``nn.Dropout``'s Bernoulli sampling was a third of a small
+    ensemble's step.  The width mask and the dropout mask are multiplied
+    into one factor before it meets the activations, so the layer costs one
+    product (and one in the backward pass), not two.
     """
+
+    # Modules pickled before dropout joined this layer (it followed as a
+    # _Dropout layer of its own) have no rate.
+    p = 0.0
 
     def __init__(self, widths, n_units, dropout=0.0):
         super().__init__()
         mask = torch.arange(n_units).view(1, 1, -1) < torch.as_tensor(widths).view(-1, 1, 1)
         self.register_buffer("mask", mask.float())
         self.p = float(dropout)
-        # The kept units' factor in training, 1 / (1 - p) (not saved: it
-        # follows from mask and p).
-        scale = 1.0 / (1.0 - self.p)
-        self.register_buffer("_kept", self.mask * scale, persistent=False)
 
     def forward(self, h):
         if not self.training or self.p == 0:
             return h * self.mask
-        return h * torch.rand_like(h).ge_(self.p).mul_(self._kept)
+        kept = self.mask * (1.0 / (1.0 - self.p))  # (members, 1, units): tiny
+        return h * torch.rand_like(h).ge_(self.p).mul_(kept)
+
+
+class _Dropout(nn.Module):
+    """The dropout layer of ensembles pickled before dropout joined
+    :class:`_MemberUnits`; kept so that they load and run as they did."""
+
+    def forward(self, h):
+        if not self.training or self.p == 0:
+            return h
+        return h * torch.rand_like(h).ge_(self.p).mul_(1.0 / (1.0 - self.p))
 
 
 def _member_mlp(sizes, n_members, activation, dropout, hidden_widths):

@@ -172,3 +172,36 @@ def test_bce_gives_nan_not_an_error_on_nan_predictions():
     torch.testing.assert_close(bce(y_true, y_pred, 1.0), expected)
     y_pred[0, 0] = float("nan")
     assert torch.isnan(bce(y_true, y_pred, 1.0))
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+@pytest.mark.parametrize("holes", [False, True])
+def test_ensemble_losses_equal_the_flattened_batch(name, holes):
+    # An ensemble's (members, rows, features) output meets its target
+    # broadcast over the members; value and gradient are those of the
+    # flattened (members x rows, features) batch against a copied target.
+    from skae._columns import Observed
+
+    spec = LOSSES[name]
+    rng = torch.Generator().manual_seed(0)
+    target = torch.rand(16, 5, generator=rng)
+    recon = torch.rand(3, 16, 5, generator=rng).clamp(0.01, 0.99).requires_grad_()
+    code = torch.randn(3, 16, 4 if spec.variational else 2, generator=rng)
+    log_var = code[..., 2:] if spec.variational else None
+    code = code[..., :2]
+    observed = (torch.rand(16, 5, generator=rng) > 0.2).float() if holes else None
+    batch = target if observed is None else Observed(target, observed)
+    criterion = ReconstructionLoss(spec, sparsity_weight=0.1)
+    loss = criterion((recon, code, log_var), batch)
+    (grad,) = torch.autograd.grad(loss, recon)
+
+    flat = recon.detach().reshape(-1, 5).requires_grad_()
+    flat_target = target.expand(3, 16, 5).reshape(-1, 5)
+    flat_observed = None if observed is None else observed.expand(3, 16, 5).reshape(-1, 5)
+    flat_batch = flat_target if flat_observed is None else Observed(flat_target, flat_observed)
+    flat_code = code.reshape(-1, 2)
+    flat_log_var = None if log_var is None else log_var.reshape(-1, 2)
+    expected = criterion((flat, flat_code, flat_log_var), flat_batch)
+    (flat_grad,) = torch.autograd.grad(expected, flat)
+    assert torch.equal(loss, expected)
+    assert torch.equal(grad.reshape(-1, 5), flat_grad)

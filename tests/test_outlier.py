@@ -203,3 +203,54 @@ def test_constant_training_data_flags_no_row():
     assert (det.fit_predict(X) == 1).all()
     frame = pd.DataFrame({"c": ["only"] * 60})
     assert (det.fit_predict(frame) == 1).all()
+
+
+def test_member_units_apply_widths_always_and_dropout_in_training_only():
+    from skae._networks import _MemberUnits
+
+    torch.manual_seed(0)
+    units = _MemberUnits([2, 3, 4], 4, dropout=0.3).train()
+    h = torch.ones(3, 20000, 4)
+    out = units(h)
+    # Units beyond a member's width are off in every row.
+    assert (out[0, :, 2:] == 0).all() and (out[1, :, 3:] == 0).all()
+    inside = torch.cat([out[0, :, :2].flatten(), out[1, :, :3].flatten(), out[2].flatten()])
+    # Inverted dropout: 70 % kept, each scaled by 1 / 0.7.
+    assert abs((inside != 0).float().mean().item() - 0.7) < 0.01
+    assert torch.unique(inside[inside != 0]).tolist() == [torch.tensor(1 / 0.7).item()]
+    # Own masks for every member and row.
+    assert not torch.equal(out[1, :, :2], out[2, :, :2])
+    assert not torch.equal(out[2, :100], out[2, 100:200])
+    # Evaluation, or no dropout: the width mask alone.
+    assert torch.equal(units.eval()(h), h * units.mask)
+    assert torch.equal(_MemberUnits([2, 3, 4], 4).train()(h), h * units.mask)
+
+
+def test_ensembles_pickled_with_a_dropout_layer_of_their_own_still_run():
+    # Before dropout joined _MemberUnits, it followed it as a _Dropout layer
+    # and _MemberUnits had no rate: such pickles must load and run as then.
+    import pickle
+
+    from skae._networks import EnsembleAutoencoder, _Dropout, _MemberUnits
+
+    module = EnsembleAutoencoder(5, 2, 3, (4,), [0.5, 0.75, 1.0], dropout=0.3)
+    layers = []
+    for layer in module.encoder:
+        layers.append(layer)
+        if isinstance(layer, _MemberUnits):
+            del layer.p  # the old layer: no rate of its own
+            old = _Dropout()
+            old.p = 0.3
+            layers.append(old)
+    module.encoder = torch.nn.Sequential(*layers)
+    module = pickle.loads(pickle.dumps(module))
+    x = torch.randn(64, 5)
+    torch.manual_seed(0)
+    trained = module.train()(x)[0]
+    torch.manual_seed(0)
+    h = module.encoder[1](module.encoder[0](x)) * module.encoder[2].mask
+    h = h * torch.rand_like(h).ge_(0.3).mul_(1 / 0.7)
+    assert torch.equal(trained, module.decoder(module.encoder[4](h)))
+    evaluated = module.eval()(x)[0]
+    h = module.encoder[1](module.encoder[0](x)) * module.encoder[2].mask
+    assert torch.equal(evaluated, module.decoder(module.encoder[4](h)))
