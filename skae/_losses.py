@@ -150,7 +150,9 @@ def get_loss_spec(loss):
 
     A callable ``loss(y_true, y_pred) -> tensor`` is wrapped as a plain
     reconstruction loss; a non-scalar result is averaged.  On complete
-    data it receives ``(rows, features)`` tensors; on data with missing
+    data it receives ``(rows, features)`` tensors (for an ensemble, the
+    members' rows one after another, ``(members x rows, features)``, the
+    batch repeated for each member in ``y_true``); on data with missing
     entries, the observed entries only, as 1-D tensors ``y_true[observed]``
     and ``y_pred[observed]`` (every batch of that fit), so that a loss that
     averages its elementwise terms averages over observed entries.
