@@ -191,6 +191,12 @@ class _MemberLinear(nn.Module):
         return torch.baddbmm(self.bias, x, self.weight)
 
 
+def _dropped(h, p, kept):
+    """``h`` with inverted dropout at rate ``p`` from one uniform draw: each
+    entry zeroed with probability ``p``, the others multiplied by ``kept``."""
+    return h * torch.rand_like(h).ge_(p).mul_(kept)
+
+
 class _MemberUnits(nn.Module):
     """Each member's own hidden units, and dropout, as one product.
 
@@ -219,7 +225,7 @@ class _MemberUnits(nn.Module):
         if not self.training or self.p == 0:
             return h * self.mask
         kept = self.mask * (1.0 / (1.0 - self.p))  # (members, 1, units): tiny
-        return h * torch.rand_like(h).ge_(self.p).mul_(kept)
+        return _dropped(h, self.p, kept)
 
 
 class _Dropout(nn.Module):
@@ -229,7 +235,7 @@ class _Dropout(nn.Module):
     def forward(self, h):
         if not self.training or self.p == 0:
             return h
-        return h * torch.rand_like(h).ge_(self.p).mul_(1.0 / (1.0 - self.p))
+        return _dropped(h, self.p, 1.0 / (1.0 - self.p))
 
 
 def _member_mlp(sizes, n_members, activation, dropout, hidden_widths):
